@@ -1,0 +1,65 @@
+# One command per chore; humans, hooks and CI call the same targets. `make help` lists them.
+# Everything bootstraps itself idempotently: the venv, the pinned jars (cached outside git in
+# ~/.cache/featurestream), Redis (apt-get when missing) and the local stack.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The venv is rebuilt when pyproject.toml changes.
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+FS := $(BIN)/featurestream
+
+.DEFAULT_GOAL := help
+.PHONY: help setup venv demo test test-unit test-integration lint up down status logs lock clean
+
+help:  ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@echo "==> creating $(VENV) and installing featurestream (+dev)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip
+	@$(BIN)/pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)  ## Create the virtualenv with pinned dependencies.
+
+setup: venv  ## venv + pinned jars/distributions + Redis: all a fresh machine needs.
+	@echo "==> fetching pinned artifacts, checking Java and Redis"
+	@$(FS) local setup
+
+demo: setup  ## Bring up the local stack and run the pipeline on generated events.
+	@$(BIN)/python -m common.demo
+
+test: setup  ## All tests (unit + integration on a real local stack started for the session).
+	@$(BIN)/pytest
+
+test-unit: venv  ## Unit tests only (no services, seconds).
+	@$(BIN)/pytest tests/unit
+
+test-integration: setup  ## Integration tests only.
+	@$(BIN)/pytest -m integration
+
+lint: venv  ## ruff and mypy.
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy
+
+up: setup  ## Start the local stack (idempotent).
+	@$(FS) local up
+
+down: venv  ## Stop the local stack.
+	@$(FS) local down
+
+status: venv  ## Health of each part of the local stack.
+	@$(FS) local status
+
+logs: venv  ## Tail the stack's logs.
+	@$(FS) local logs
+
+lock: venv  ## Re-resolve deploy/local/maven/*.pom.xml into deploy/local/stack.lock.json.
+	@$(FS) local lock
+
+clean:  ## Remove the venv and caches inside the repo (not the download cache).
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,113 @@
+"""Submitting PyFlink jobs to the local session cluster and following them over its REST API."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from common.config import StackConfig
+from common.local import parts
+
+TERMINAL_STATES = frozenset({"FINISHED", "FAILED", "CANCELED"})
+_JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
+
+
+class FlinkJobError(Exception):
+    """A job could not be submitted, or ended in a state other than the one awaited."""
+
+
+def submit_python(
+    config: StackConfig,
+    *,
+    module: str | None = None,
+    script: Path | None = None,
+    args: Sequence[str] = (),
+    parallelism: int | None = None,
+    from_savepoint: str | None = None,
+    allow_non_restored_state: bool = False,
+    cwd: Path | None = None,
+) -> str:
+    """Submit a PyFlink job detached (``flink run -d``) and return its job id.
+
+    Exactly one of ``module`` (run as ``-pym``, importable from ``cwd``) or ``script`` is given.
+    """
+    if (module is None) == (script is None):
+        raise ValueError("give exactly one of module= or script=")
+    command = ["bash", str(parts.pyflink_home() / "bin" / "flink"), "run", "-d",
+               "-m", f"{config.host}:{config.flink_rest_port}"]
+    if parallelism:
+        command += ["-p", str(parallelism)]
+    if from_savepoint:
+        command += ["-s", from_savepoint]
+        if allow_non_restored_state:
+            command.append("--allowNonRestoredState")
+    command += ["-pym", module] if module else ["-py", str(script)]
+    if cwd is not None:
+        command += ["-pyfs", str(cwd)]
+    command += list(args)
+    result = subprocess.run(
+        command, capture_output=True, text=True, cwd=cwd, env=_client_env(config), timeout=300
+    )
+    match = _JOB_ID.search(result.stdout + result.stderr)
+    if result.returncode != 0 or match is None:
+        output = (result.stdout + result.stderr).strip().splitlines()
+        raise FlinkJobError("flink run failed:\n" + "\n".join(output[-40:]))
+    return match.group(1)
+
+
+def _client_env(config: StackConfig) -> dict[str, str]:
+    import os
+
+    return {**os.environ, **parts.flink_env(config)}
+
+
+def job_details(config: StackConfig, job_id: str) -> dict[str, Any]:
+    """``GET /jobs/<id>``."""
+    response = httpx.get(f"{config.flink_rest_url}/jobs/{job_id}", timeout=5)
+    response.raise_for_status()
+    details: dict[str, Any] = response.json()
+    return details
+
+
+def job_exception(config: StackConfig, job_id: str) -> str:
+    """The root exception of a failed job, if Flink recorded one."""
+    response = httpx.get(f"{config.flink_rest_url}/jobs/{job_id}/exceptions", timeout=5)
+    if response.status_code != 200:
+        return ""
+    entries = response.json().get("exceptionHistory", {}).get("entries", [])
+    if not entries:
+        return ""
+    trace = str(entries[0].get("stacktrace", ""))
+    causes = [line for line in trace.splitlines() if line.startswith("Caused by:")]
+    return "\n".join([trace.splitlines()[0], *causes]) if causes else trace
+
+
+def wait_for_state(
+    config: StackConfig, job_id: str, wanted: str, timeout_s: float = 120.0
+) -> dict[str, Any]:
+    """Poll the job until it reaches ``wanted``; raise if it ends otherwise or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    state = "UNKNOWN"
+    while time.monotonic() < deadline:
+        details = job_details(config, job_id)
+        state = details["state"]
+        if state == wanted:
+            return details
+        if state in TERMINAL_STATES:
+            raise FlinkJobError(
+                f"job {job_id} ended {state} (awaited {wanted}):\n"
+                f"{job_exception(config, job_id)[:4000]}"
+            )
+        time.sleep(0.25)
+    raise FlinkJobError(f"job {job_id} still {state} after {timeout_s:.0f}s (awaited {wanted})")
+
+
+def cancel(config: StackConfig, job_id: str) -> None:
+    """Cancel a job (no savepoint)."""
+    httpx.patch(f"{config.flink_rest_url}/jobs/{job_id}?mode=cancel", timeout=5)
