@@ -11,6 +11,7 @@ import click
 
 from common import registry, schemas
 from common.config import StackConfig, load_stack_config
+from common.generate.cli import generate
 from common.local import artifacts, parts, stack
 from common.local.processes import read as read_pid
 
@@ -43,8 +44,12 @@ def local_setup() -> None:
 
 
 @local.command("up")
-@click.option("--only", multiple=True, type=click.Choice([p.name for p in parts.PARTS]),
-              help="Start only these parts (repeatable).")
+@click.option(
+    "--only",
+    multiple=True,
+    type=click.Choice([p.name for p in parts.PARTS]),
+    help="Start only these parts (repeatable).",
+)
 def local_up(only: tuple[str, ...]) -> None:
     """Start the stack (what is already running is left alone) and wait until it is healthy."""
     config = _config()
@@ -87,9 +92,11 @@ def local_status() -> None:
 def local_logs(part: str | None, lines: int, follow: bool) -> None:
     """Show the log files of one part, or of all."""
     config = _config()
-    names = parts.PROCESS_NAMES[part] if part else [
-        n for p in parts.PARTS for n in parts.PROCESS_NAMES[p.name]
-    ]
+    names = (
+        parts.PROCESS_NAMES[part]
+        if part
+        else [n for p in parts.PARTS for n in parts.PROCESS_NAMES[p.name]]
+    )
     files = [stack.log_file(config, n) for n in names]
     if follow:
         subprocess.run(["tail", "-n", str(lines), "-F", *map(str, files)], check=False)
@@ -149,18 +156,12 @@ def schemas_register(jobs: tuple[str, ...]) -> None:
             reg = registry.ensure_registered(client, topic, name)
         except Exception as exc:  # the registry's own refusal carries the useful message
             raise click.ClickException(f"registering {topic}: {exc}") from exc
-        click.echo(f"{reg.subject:<28} id {reg.schema_id:<4} {Path(schemas.schema_path(name)).name}")
+        click.echo(
+            f"{reg.subject:<28} id {reg.schema_id:<4} {Path(schemas.schema_path(name)).name}"
+        )
 
 
-def _attach_generate() -> None:
-    try:
-        from common.generate.cli import generate
-    except ModuleNotFoundError:  # TEMP while the generator is being written
-        return
-    main.add_command(generate)
-
-
-_attach_generate()
+main.add_command(generate)
 
 if __name__ == "__main__":
     main()

@@ -39,7 +39,7 @@ class StackConfig(BaseSettings):
     host: str = Field("127.0.0.1", description="Interface every part binds to and clients use.")
     data_dir: Path = Field(
         default_factory=_default_data_dir,
-        description="Broker logs, registry database, Redis dump, Flink checkpoints, pid files, logs.",
+        description="Broker logs, registry DB, Redis dump, Flink checkpoints, pid files, logs.",
     )
     cache_dir: Path = Field(
         default_factory=_default_cache_dir,

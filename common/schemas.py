@@ -1,4 +1,4 @@
-"""The shared Avro schemas in ``schemas/``: loading, the topic-to-schema map, compatibility, registry.
+"""The shared Avro schemas in ``schemas/``: loading, topic-to-schema map, compatibility.
 
 Every schema lives in ``schemas/<name>.avsc``; none is written inline anywhere else. A topic's value
 schema is registered under the subject ``<topic>-value`` (see ``../shared/DESIGN.md``).
@@ -15,12 +15,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import avro.errors
 import avro.schema
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
 
 from common import topics
 
-SCHEMAS_DIR = Path(os.environ.get("FEATURESTREAM_SCHEMAS_DIR") or Path(__file__).resolve().parents[1] / "schemas")
+SCHEMAS_DIR = Path(
+    os.environ.get("FEATURESTREAM_SCHEMAS_DIR") or Path(__file__).resolve().parents[1] / "schemas"
+)
 
 # Which schema file is the value schema of which fixed topic. Per-job topics (dead letters) are
 # added by ``topic_schemas``.
@@ -77,7 +80,7 @@ def topic_schemas(job_names: Iterable[str] = ()) -> dict[str, str]:
 def _parse(text: str, origin: str) -> avro.schema.Schema:
     try:
         return avro.schema.parse(text)
-    except (avro.schema.SchemaParseException, json.JSONDecodeError, TypeError, KeyError) as exc:
+    except (avro.errors.SchemaParseException, json.JSONDecodeError, TypeError, KeyError) as exc:
         raise SchemaError(f"{origin}: does not parse as Avro: {exc}") from exc
 
 
@@ -90,16 +93,20 @@ class HistoricVersion:
 
 
 def git_history(path: Path) -> Iterator[HistoricVersion]:
-    """Every distinct committed version of ``path``, newest first (nothing outside a git checkout)."""
+    """Every distinct committed version of ``path``, newest first (none outside git)."""
     repo = path.parent
     try:
         top = subprocess.run(
             ["git", "-C", str(repo), "rev-parse", "--show-toplevel"],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         commits = subprocess.run(
             ["git", "-C", top, "log", "--format=%H", "--follow", "--", str(path)],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.split()
     except (subprocess.CalledProcessError, FileNotFoundError):
         return
@@ -108,7 +115,8 @@ def git_history(path: Path) -> Iterator[HistoricVersion]:
     for commit in commits:
         shown = subprocess.run(
             ["git", "-C", top, "show", f"{commit}:{rel.as_posix()}"],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         if shown.returncode != 0 or shown.stdout in seen:
             continue  # renamed away at that commit, or the same text as a newer version
@@ -117,10 +125,11 @@ def git_history(path: Path) -> Iterator[HistoricVersion]:
 
 
 def check_backward(new_text: str, old_text: str, origin: str) -> None:
-    """Raise unless a reader with ``new_text`` can read data written with ``old_text`` (BACKWARD)."""
+    """Raise unless a ``new_text`` reader can read data written with ``old_text`` (BACKWARD)."""
     reader = _parse(new_text, f"{origin} (working tree)")
     writer = _parse(old_text, f"{origin} (earlier version)")
-    result = ReaderWriterCompatibilityChecker().get_compatibility(reader, writer)
+    checker = ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]  # avro is untyped
+    result = checker.get_compatibility(reader, writer)
     if result.compatibility is not SchemaCompatibilityType.compatible:
         details = "; ".join(sorted(str(m) for m in result.messages)) or "incompatible"
         locations = ", ".join(sorted(result.locations)) if result.locations else ""

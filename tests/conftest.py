@@ -18,7 +18,11 @@ from common.config import StackConfig, load_stack_config
 from common.local import stack
 
 PORT_FIELDS = (
-    "kafka_port", "kafka_controller_port", "registry_port", "redis_port", "flink_rest_port",
+    "kafka_port",
+    "kafka_controller_port",
+    "registry_port",
+    "redis_port",
+    "flink_rest_port",
     "flink_rpc_port",
 )
 

@@ -39,8 +39,14 @@ def submit_python(
     """
     if (module is None) == (script is None):
         raise ValueError("give exactly one of module= or script=")
-    command = ["bash", str(parts.pyflink_home() / "bin" / "flink"), "run", "-d",
-               "-m", f"{config.host}:{config.flink_rest_port}"]
+    command = [
+        "bash",
+        str(parts.pyflink_home() / "bin" / "flink"),
+        "run",
+        "-d",
+        "-m",
+        f"{config.host}:{config.flink_rest_port}",
+    ]
     if parallelism:
         command += ["-p", str(parallelism)]
     if from_savepoint:

@@ -113,8 +113,10 @@ def _prepare_kafka(config: StackConfig) -> list[ProcessSpec]:
     properties = home / "server.properties"
     properties.write_text(
         template.substitute(
-            host=config.host, kafka_port=config.kafka_port,
-            controller_port=config.kafka_controller_port, log_dirs=data,
+            host=config.host,
+            kafka_port=config.kafka_port,
+            controller_port=config.kafka_controller_port,
+            log_dirs=data,
             partitions=config.kafka_partitions,
         )
     )
@@ -123,11 +125,22 @@ def _prepare_kafka(config: StackConfig) -> list[ProcessSpec]:
     base = [java(), f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath]
     if not (data / "meta.properties").exists():
         # First start: format KRaft storage once, with a random cluster id.
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # the tool's argument parser reads "-..." as an option
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
-            [*base, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
-             "-c", str(properties)],
-            capture_output=True, text=True,
+            [
+                *base,
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "-t",
+                cluster_id,
+                "-c",
+                str(properties),
+            ],
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             raise PartError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
@@ -158,7 +171,9 @@ def _registry_runner(config: StackConfig) -> Path:
     if not marker.exists():
         shutil.rmtree(unpacked, ignore_errors=True)
         unpacked.mkdir(parents=True)
-        with tarfile.open(artifacts.part_dir(config.cache_dir, "registry") / archive.file_name) as tar:
+        with tarfile.open(
+            artifacts.part_dir(config.cache_dir, "registry") / archive.file_name
+        ) as tar:
             tar.extractall(unpacked, filter="data")
         marker.touch()
     runners = sorted(unpacked.glob("*-runner.jar"))
@@ -171,9 +186,13 @@ def _prepare_registry(config: StackConfig) -> list[ProcessSpec]:
     db = config.data_dir / "registry" / "db"
     db.parent.mkdir(parents=True, exist_ok=True)
     command = [
-        java(), "-Xms128m", "-Xmx512m",
-        f"-Dquarkus.http.host={config.host}", f"-Dquarkus.http.port={config.registry_port}",
-        "-jar", str(_registry_runner(config)),
+        java(),
+        "-Xms128m",
+        "-Xmx512m",
+        f"-Dquarkus.http.host={config.host}",
+        f"-Dquarkus.http.port={config.registry_port}",
+        "-jar",
+        str(_registry_runner(config)),
     ]
     # File-backed H2 so registered schemas (and so the ids inside Kafka records) survive restarts.
     env = {"REGISTRY_DATASOURCE_URL": f"jdbc:h2:file:{db}", "HTTP_PORT": str(config.registry_port)}
@@ -197,7 +216,9 @@ def redis_server() -> str:
         "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
     )
     if not found:
-        raise PartError("redis-server is not installed; run `make setup` (installs it with apt-get)")
+        raise PartError(
+            "redis-server is not installed; run `make setup` (installs it with apt-get)"
+        )
     return found
 
 
@@ -205,9 +226,21 @@ def _prepare_redis(config: StackConfig) -> list[ProcessSpec]:
     data = config.data_dir / "redis"
     data.mkdir(parents=True, exist_ok=True)
     command = [
-        redis_server(), "--bind", config.host, "--port", str(config.redis_port),
-        "--dir", str(data), "--daemonize", "no", "--save", "60 1000", "--appendonly", "no",
-        "--loglevel", "notice",
+        redis_server(),
+        "--bind",
+        config.host,
+        "--port",
+        str(config.redis_port),
+        "--dir",
+        str(data),
+        "--daemonize",
+        "no",
+        "--save",
+        "60 1000",
+        "--appendonly",
+        "no",
+        "--loglevel",
+        "notice",
     ]
     return [ProcessSpec("redis", command)]
 
@@ -304,10 +337,16 @@ def _prepare_flink(config: StackConfig) -> list[ProcessSpec]:
     env = flink_env(config)
     bin_dir = home / "bin"
     return [
-        ProcessSpec("flink-jobmanager", ["bash", str(bin_dir / "jobmanager.sh"), "start-foreground"],
-                    env=env),
-        ProcessSpec("flink-taskmanager",
-                    ["bash", str(bin_dir / "taskmanager.sh"), "start-foreground"], env=env),
+        ProcessSpec(
+            "flink-jobmanager",
+            ["bash", str(bin_dir / "jobmanager.sh"), "start-foreground"],
+            env=env,
+        ),
+        ProcessSpec(
+            "flink-taskmanager",
+            ["bash", str(bin_dir / "taskmanager.sh"), "start-foreground"],
+            env=env,
+        ),
     ]
 
 
@@ -327,7 +366,10 @@ def _flink_health(config: StackConfig) -> str | None:
 PARTS: tuple[Part, ...] = (
     Part(
         name="kafka",
-        ports=(Port("kafka_port", "Kafka broker"), Port("kafka_controller_port", "KRaft controller")),
+        ports=(
+            Port("kafka_port", "Kafka broker"),
+            Port("kafka_controller_port", "KRaft controller"),
+        ),
         address=lambda c: c.bootstrap_servers,
         prepare=_prepare_kafka,
         health=_kafka_health,

@@ -6,6 +6,7 @@ time is somebody else's (the pid was reused) and is never signalled.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -88,7 +89,9 @@ def start(
             start_new_session=True,  # survives the CLI; a terminal's Ctrl-C does not reach it
         )
     tracked = Tracked(
-        name=name, pid=proc.pid, create_time=psutil.Process(proc.pid).create_time(),
+        name=name,
+        pid=proc.pid,
+        create_time=psutil.Process(proc.pid).create_time(),
         log_file=str(log_file),
     )
     pid_file(run_dir, name).write_text(json.dumps(tracked.__dict__), encoding="utf-8")
@@ -109,16 +112,12 @@ def stop(run_dir: Path, name: str, timeout_s: float = 30.0) -> bool:
         except psutil.Error:
             family = [proc]
         for member in family:
-            try:
+            with contextlib.suppress(psutil.Error):
                 member.send_signal(signal.SIGTERM)
-            except psutil.Error:
-                pass
         _, survivors = psutil.wait_procs(family, timeout=timeout_s)
         for member in survivors:
-            try:
+            with contextlib.suppress(psutil.Error):
                 member.kill()
-            except psutil.Error:
-                pass
         psutil.wait_procs(survivors, timeout=10)
     pid_file(run_dir, name).unlink(missing_ok=True)
     return was_running

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +75,8 @@ def setup(config: StackConfig) -> None:
 
 def _running(config: StackConfig, part: parts.Part) -> list[str]:
     return [
-        name for name in parts.PROCESS_NAMES[part.name]
+        name
+        for name in parts.PROCESS_NAMES[part.name]
         if processes.alive(parts.run_dir(config), name)
     ]
 
@@ -99,8 +101,12 @@ def _start_part(config: StackConfig, part: parts.Part) -> None:
         if spec.name in running:
             continue
         processes.start(
-            spec.name, spec.command, run_dir=parts.run_dir(config),
-            log_file=log_file(config, spec.name), env=spec.env, cwd=spec.cwd,
+            spec.name,
+            spec.command,
+            run_dir=parts.run_dir(config),
+            log_file=log_file(config, spec.name),
+            env=spec.env,
+            cwd=spec.cwd,
         )
         progress.step(f"{part.name}: started {spec.name} (log {log_file(config, spec.name)})")
 
@@ -110,7 +116,7 @@ def _wait_healthy(config: StackConfig, selected: list[parts.Part]) -> None:
     pending = {part.name: part for part in selected}
     reasons: dict[str, str] = {}
     while pending:
-        for name, part in list(pending.items()):
+        for name in pending:
             for process_name in parts.PROCESS_NAMES[name]:
                 if processes.alive(parts.run_dir(config), process_name) is None:
                     path = log_file(config, process_name)
@@ -118,7 +124,12 @@ def _wait_healthy(config: StackConfig, selected: list[parts.Part]) -> None:
                         f"{name}: process {process_name} exited during start-up; "
                         f"see {path}\n--- last lines ---\n{tail(path)}"
                     )
-            problem = part.health(config)
+        # Health checks block up to their timeout while a part is still starting: run them together.
+        with ThreadPoolExecutor(max_workers=len(pending)) as pool:
+            checks = pool.map(lambda p: p.health(config), pending.values())
+            problems = dict(zip(pending, checks, strict=True))
+        for name, part in list(pending.items()):
+            problem = problems[name]
             if problem is None:
                 progress.step(f"{name}: healthy at {part.address(config)}")
                 del pending[name]
@@ -126,9 +137,7 @@ def _wait_healthy(config: StackConfig, selected: list[parts.Part]) -> None:
                 reasons[name] = problem
         if pending and time.monotonic() > deadline:
             name = next(iter(pending))
-            logs = ", ".join(
-                str(log_file(config, p)) for p in parts.PROCESS_NAMES[name]
-            )
+            logs = ", ".join(str(log_file(config, p)) for p in parts.PROCESS_NAMES[name])
             raise StackError(
                 f"{name}: not healthy after {config.startup_timeout_s:.0f}s ({reasons.get(name)}); "
                 f"see {logs}"
@@ -191,7 +200,10 @@ def status(config: StackConfig) -> list[PartStatus]:
             state = "unhealthy"
         result.append(
             PartStatus(
-                name=part.name, address=part.address(config), state=state, detail=problem or "",
+                name=part.name,
+                address=part.address(config),
+                state=state,
+                detail=problem or "",
                 pids=tuple(pids),
                 logs=tuple(str(log_file(config, n)) for n in parts.PROCESS_NAMES[part.name]),
             )

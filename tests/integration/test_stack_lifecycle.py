@@ -31,7 +31,10 @@ def _pids(config: StackConfig) -> dict[str, int]:
 def test_session_stack_is_healthy(stack_config: StackConfig) -> None:
     rows = stack.status(stack_config)
     assert [(r.name, r.state) for r in rows] == [
-        ("kafka", "healthy"), ("registry", "healthy"), ("redis", "healthy"), ("flink", "healthy")
+        ("kafka", "healthy"),
+        ("registry", "healthy"),
+        ("redis", "healthy"),
+        ("flink", "healthy"),
     ]
 
 
@@ -53,7 +56,7 @@ def test_up_twice_is_harmless_and_down_leaves_no_process(
         stopped = stack.down(config)
 
     assert sorted(stopped) == sorted(first)
-    gone, alive = psutil.wait_procs(family, timeout=10)
+    _gone, alive = psutil.wait_procs(family, timeout=10)
     assert alive == []
     assert _pids(config) == {}
     for part in parts.PARTS:
