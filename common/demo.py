@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from itertools import islice
-
-from confluent_kafka.schema_registry.avro import AvroDeserializer
-from confluent_kafka.serialization import MessageField, SerializationContext
 
 from common import registry, schemas, serde, topics
 from common.config import StackConfig, load_stack_config
 from common.generate.events import Kind
-from common.generate.produce import produce
+from common.generate.runner import produce
 from common.kafka import read_topic
 from common.local import progress, stack
 
@@ -26,27 +22,23 @@ BAD_PCT = 1.0
 
 
 def _show_topic(config: StackConfig, topic: str, sample: int = 2) -> None:
-    deserializer = AvroDeserializer(registry.client(config))
-    context = SerializationContext(topic, MessageField.VALUE)
+    writers = registry.writer_schemas(registry.client(config))
     outcome: Counter[str] = Counter()
-    shown: list[object] = []
+    shown: list[dict[str, object]] = []
     for record in read_topic(config, topic):
         try:
-            value = deserializer(record.value, context)
-        except Exception:  # malformed on purpose: decode again with ours for the reason code
-            try:
-                serde.decode(record.value or b"", {})
-            except serde.DecodeError as error:
-                outcome[error.reason] += 1
+            value = serde.decode(record.value or b"", writers)
+        except serde.DecodeError as error:
+            outcome[error.reason] += 1
             continue
         outcome["decoded"] += 1
         if len(shown) < sample:
             shown.append(value)
     print(
-        f"\n{topic}: {sum(outcome.values()):,} records in Kafka: "
+        f"\n{topic}: {sum(outcome.values()):,} records in the topic: "
         + ", ".join(f"{k} {v:,}" for k, v in outcome.most_common())
     )
-    for value in islice(shown, sample):
+    for value in shown:
         print(f"  {value}")
 
 

@@ -6,12 +6,18 @@ production uses, pointed at whichever registry serves the Confluent API.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
+import fastavro
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from common import schemas
 from common.config import StackConfig
+from common.serde import ParsedSchema
 
 COMPATIBILITY = "BACKWARD"
 
@@ -49,3 +55,23 @@ def ensure_registered(
     registry.set_compatibility(subject_name=subject, level=COMPATIBILITY)
     schema_id = registry.register_schema(subject, Schema(schemas.schema_text(name), "AVRO"))
     return Registration(topic=topic, subject=subject, schema_name=name, schema_id=schema_id)
+
+
+def writer_schemas(registry: SchemaRegistryClient) -> Callable[[int], ParsedSchema | None]:
+    """A schema-id lookup for ``serde.decode``: the registry's schema, parsed once per id.
+
+    An id the registry does not know gives None (the record's fault: ``unknown_schema_id``);
+    any other registry error propagates (an outage is not the record's fault).
+    """
+
+    @cache
+    def lookup(schema_id: int) -> ParsedSchema | None:
+        try:
+            registered = registry.get_schema(schema_id)
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 404:
+                return None
+            raise
+        return fastavro.parse_schema(json.loads(registered.schema_str or "null"))
+
+    return lookup

@@ -18,7 +18,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from common.config import load_stack_config
 from common.generate.events import Kind
-from common.generate.produce import DEFAULT_COUNT, DEFAULT_SEED, Summary, produce
+from common.generate.runner import DEFAULT_COUNT, DEFAULT_SEED, Summary, produce
 from common.schemas import SchemaError
 
 F = TypeVar("F", bound=Callable[..., Any])

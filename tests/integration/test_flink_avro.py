@@ -11,7 +11,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from common import registry
 from common.config import StackConfig
-from common.generate.produce import generate_events, produce
+from common.generate.runner import generate_events, produce
 from common.kafka import read_topic
 from common.local import flink_client
 

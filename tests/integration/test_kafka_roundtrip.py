@@ -16,7 +16,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from common import registry, serde
 from common.config import StackConfig
 from common.generate.malformed import MalformedKind
-from common.generate.produce import generate_events, produce
+from common.generate.runner import generate_events, produce
 from common.kafka import read_topic
 
 pytestmark = pytest.mark.integration

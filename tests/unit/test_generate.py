@@ -449,7 +449,7 @@ def test_kafka_sink_counts_records_that_are_never_delivered() -> None:
 
 
 # The module, not the function of the same name that ``common.generate`` exports.
-PRODUCE_MODULE = importlib.import_module("common.generate.produce")
+PRODUCE_MODULE = importlib.import_module("common.generate.runner")
 
 
 class FakeClock:
