@@ -41,10 +41,11 @@ test-unit: venv  ## Unit tests only (no services, seconds).
 test-integration: setup  ## Integration tests only.
 	@$(BIN)/pytest -m integration
 
-lint: venv  ## ruff and mypy.
+lint: venv  ## ruff, mypy, and the schema compatibility gate.
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
+	@$(FS) schemas check
 
 up: setup  ## Start the local stack (idempotent).
 	@$(FS) local up

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,7 @@ from common.config import load_stack_config
 
 
 def test_defaults_sit_away_from_usual_ports(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(__import__("os").environ):
+    for key in list(os.environ):
         if key.startswith("FEATURESTREAM_"):
             monkeypatch.delenv(key)
     config = load_stack_config()
