@@ -1,0 +1,41 @@
+"""Feature definitions (``definitions``) and their compilers to Flink SQL."""
+
+from common.features.definitions import (
+    Avg,
+    Count,
+    DefinitionError,
+    Derived,
+    DistinctCount,
+    Entity,
+    Feature,
+    FeatureView,
+    Last,
+    Max,
+    Min,
+    SecondsSincePrev,
+    Source,
+    StddevPop,
+    Sum,
+    WindowedAggregate,
+    parse_window,
+)
+
+__all__ = [
+    "Avg",
+    "Count",
+    "DefinitionError",
+    "Derived",
+    "DistinctCount",
+    "Entity",
+    "Feature",
+    "FeatureView",
+    "Last",
+    "Max",
+    "Min",
+    "SecondsSincePrev",
+    "Source",
+    "StddevPop",
+    "Sum",
+    "WindowedAggregate",
+    "parse_window",
+]

@@ -1,0 +1,279 @@
+"""Declaring features: entities, sources, windowed aggregations, derived features, views.
+
+A feature view is pure data: it says *what* to compute, never how. Compilers turn it into Flink
+SQL for the streaming job and for the offline (bounded) run, so both follow one definition.
+
+Example::
+
+    payments = Source(topic="payments", schema="payment_event", id_column="payment_id",
+                      max_out_of_orderness=timedelta(seconds=5))
+    payment_card = FeatureView(
+        name="payment_card", version=1, entity=Entity("card_id"), source=payments,
+        features=(
+            Count("card_txn_count_1h", window="1h"),
+            Sum("card_amount_usd_sum_1h", "amount_usd_cents", window="1h"),
+            SecondsSincePrev("card_seconds_since_prev"),
+        ),
+    )
+
+Window semantics (exact): for an event ``e`` of key ``k`` at event time ``t``, a feature over
+window ``w`` aggregates every event of ``k`` with ``t - w <= t' <= t``: ``e`` itself and events
+with the same timestamp included. ``SecondsSincePrev`` is ``t`` minus the latest strictly earlier
+event time of ``k`` (null if there is none within the view's state retention).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import ClassVar
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_WINDOW = re.compile(r"^(\d+)(s|m|h|d)$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+class DefinitionError(ValueError):
+    """A feature definition is inconsistent; the message names the view and the feature."""
+
+
+def parse_window(text: str) -> timedelta:
+    """``"10m"`` → 10 minutes. Units: s, m, h, d.
+
+    Raises:
+        DefinitionError: for anything else (``"90"``, ``"1w"``, ``"0m"``).
+    """
+    match = _WINDOW.match(text)
+    if not match or int(match.group(1)) == 0:
+        raise DefinitionError(f"window {text!r} is not a positive <number><s|m|h|d>, e.g. '10m'")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not _NAME.match(name):
+        raise DefinitionError(f"{kind} name {name!r} must be snake_case ([a-z][a-z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class Entity:
+    """What features describe: the key column of the source (``card_id``, ``symbol``)."""
+
+    key: str
+
+    def __post_init__(self) -> None:
+        _check_name("entity key", self.key)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A Kafka topic of Avro events (Confluent wire format) and its time semantics.
+
+    Attributes:
+        topic: Input topic (value subject ``<topic>-value``).
+        schema: Name of the shared schema in ``schemas/`` (file stem).
+        id_column: The event's unique id, carried into every output record.
+        event_time: The event-time column (Avro ``timestamp-millis``).
+        max_out_of_orderness: Watermark delay: events up to this much out of order are in time;
+            later ones go to the dead-letter topic with reason ``late``.
+        idle_timeout: A partition silent this long stops holding back the watermark.
+    """
+
+    topic: str
+    schema: str
+    id_column: str
+    event_time: str = "event_time"
+    max_out_of_orderness: timedelta = timedelta(seconds=5)
+    idle_timeout: timedelta = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Feature:
+    """Base of every feature: a snake_case name unique within its view."""
+
+    name: str
+    hidden: bool = field(default=False, kw_only=True)
+    """Computed (for derived features to use) but not part of the view's output."""
+
+    def __post_init__(self) -> None:
+        _check_name("feature", self.name)
+
+
+@dataclass(frozen=True)
+class WindowedAggregate(Feature):
+    """An aggregate of ``expression`` over the events of the key within ``window``.
+
+    ``expression`` is a Flink SQL expression over the source's columns (a column name, or e.g.
+    ``price * quantity``); aggregates other than count need one.
+    """
+
+    expression: str | None = None
+    window: str = "1h"
+    function: ClassVar[str] = ""
+    needs_expression: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        parse_window(self.window)
+        if self.needs_expression and not self.expression:
+            raise DefinitionError(f"feature {self.name!r}: {self.function} needs an expression")
+
+    @property
+    def window_length(self) -> timedelta:
+        """The window as a duration."""
+        return parse_window(self.window)
+
+
+@dataclass(frozen=True)
+class Count(WindowedAggregate):
+    """Number of events (or of non-null ``expression`` values, when one is given)."""
+
+    function: ClassVar[str] = "count"
+    needs_expression: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class Sum(WindowedAggregate):
+    """Sum of ``expression``."""
+
+    function: ClassVar[str] = "sum"
+
+
+@dataclass(frozen=True)
+class Avg(WindowedAggregate):
+    """Mean of ``expression`` (a DOUBLE)."""
+
+    function: ClassVar[str] = "avg"
+
+
+@dataclass(frozen=True)
+class Min(WindowedAggregate):
+    """Smallest ``expression``."""
+
+    function: ClassVar[str] = "min"
+
+
+@dataclass(frozen=True)
+class Max(WindowedAggregate):
+    """Largest ``expression``."""
+
+    function: ClassVar[str] = "max"
+
+
+@dataclass(frozen=True)
+class StddevPop(WindowedAggregate):
+    """Population standard deviation of ``expression`` (a DOUBLE; 0 for a single event)."""
+
+    function: ClassVar[str] = "stddev_pop"
+
+
+@dataclass(frozen=True)
+class DistinctCount(WindowedAggregate):
+    """Number of distinct values of ``expression``."""
+
+    function: ClassVar[str] = "distinct_count"
+
+
+@dataclass(frozen=True)
+class Last(Feature):
+    """``expression`` of the key's latest event (the event itself): e.g. the last price."""
+
+    expression: str = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.expression:
+            raise DefinitionError(f"feature {self.name!r}: last needs an expression")
+
+
+@dataclass(frozen=True)
+class SecondsSincePrev(Feature):
+    """Seconds from the key's latest strictly earlier event to this one (null if none)."""
+
+
+@dataclass(frozen=True)
+class Derived(Feature):
+    """A Flink SQL expression over other features of the view, e.g. ``notional / volume``.
+
+    Division by zero and nulls follow SQL: ``NULLIF`` the divisor to get null, not an error.
+    """
+
+    expression: str = ""
+    depends_on: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.expression or not self.depends_on:
+            raise DefinitionError(
+                f"feature {self.name!r}: derived needs an expression and the features it uses"
+            )
+
+
+@dataclass(frozen=True)
+class FeatureView:
+    """A named, versioned set of features of one entity, computed per event of one source.
+
+    A change that breaks state or output compatibility is a new ``version`` (``v2`` runs next to
+    ``v1`` until ``v1`` is retired), never an edit of a running one.
+    """
+
+    name: str
+    version: int
+    entity: Entity
+    source: Source
+    features: tuple[Feature, ...]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name("feature view", self.name)
+        if self.version < 1:
+            raise DefinitionError(f"view {self.name!r}: version must be >= 1")
+        if not self.features:
+            raise DefinitionError(f"view {self.name!r}: no features")
+        names = [f.name for f in self.features]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise DefinitionError(f"view {self.name!r}: duplicate feature names {duplicates}")
+        known = set(names)
+        for feature in self.features:
+            if isinstance(feature, Derived):
+                missing = [d for d in feature.depends_on if d not in known]
+                if missing or feature.name in feature.depends_on:
+                    raise DefinitionError(
+                        f"view {self.name!r}, feature {feature.name!r}: depends on unknown "
+                        f"or itself: {missing or [feature.name]}"
+                    )
+                if any(isinstance(self.feature(d), Derived) for d in feature.depends_on):
+                    raise DefinitionError(
+                        f"view {self.name!r}, feature {feature.name!r}: derived features may use "
+                        "aggregates only, not other derived features"
+                    )
+
+    def feature(self, name: str) -> Feature:
+        """The feature called ``name``."""
+        for feature in self.features:
+            if feature.name == name:
+                return feature
+        raise KeyError(f"view {self.name!r} has no feature {name!r}")
+
+    @property
+    def qualified_name(self) -> str:
+        """``<name>.v<version>``."""
+        return f"{self.name}.v{self.version}"
+
+    @property
+    def output_features(self) -> tuple[Feature, ...]:
+        """The features in the view's output, in declaration order (hidden ones left out)."""
+        return tuple(f for f in self.features if not f.hidden)
+
+    @property
+    def windows(self) -> tuple[timedelta, ...]:
+        """Distinct window lengths, shortest first."""
+        lengths = {f.window_length for f in self.features if isinstance(f, WindowedAggregate)}
+        return tuple(sorted(lengths))
+
+    @property
+    def state_retention(self) -> timedelta:
+        """State TTL: the largest window plus the allowed out-of-orderness plus a margin."""
+        largest = max(self.windows, default=timedelta(0))
+        return largest + self.source.max_out_of_orderness + timedelta(minutes=5)
