@@ -1,0 +1,105 @@
+"""The online store: the latest feature vector per entity and view, in Redis.
+
+Key ``fs:<view>:v<N>:<entity key>``, a hash of the features plus ``event_time`` (epoch millis),
+``event_id`` and ``version``. Writes go through ``online_store.lua``: newer event time wins, ties
+go to the larger event id, so the stored vector does not depend on write order or replays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import redis
+
+from common.config import StackConfig
+
+WRITE_SCRIPT = Path(__file__).with_name("online_store.lua")
+_RESERVED = frozenset({"event_time", "event_id", "version"})
+
+
+def redis_key(view: str, version: int, entity_key: str) -> str:
+    """``fs:<view>:v<N>:<entity key>``."""
+    return f"fs:{view}:v{version}:{entity_key}"
+
+
+@dataclass(frozen=True)
+class StoredVector:
+    """A feature vector as stored: raw string values, absent features are null."""
+
+    entity_key: str
+    event_time_ms: int
+    event_id: str
+    version: int
+    features: Mapping[str, str]
+
+
+class OnlineStore:
+    """Reads and (for tools and tests) writes feature vectors.
+
+    Args:
+        client: A redis-py client (``OnlineStore.connect(config)`` makes one for the stack).
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+
+    @classmethod
+    def connect(cls, config: StackConfig) -> OnlineStore:
+        """A store on the stack's Redis."""
+        return cls(redis.Redis.from_url(config.redis_url, decode_responses=True))
+
+    @cached_property
+    def _write(self):  # type: ignore[no-untyped-def]  # redis-py's Script is untyped
+        return self._client.register_script(WRITE_SCRIPT.read_text(encoding="utf-8"))
+
+    def write(
+        self,
+        view: str,
+        version: int,
+        entity_key: str,
+        event_time_ms: int,
+        event_id: str,
+        features: Mapping[str, object],
+        ttl_ms: int = 0,
+    ) -> bool:
+        """Write one vector unless a newer one is stored; True when written."""
+        bad = _RESERVED.intersection(features)
+        if bad:
+            raise ValueError(f"feature names {sorted(bad)} are reserved")
+        pairs: list[object] = []
+        for name, value in features.items():
+            if value is not None:
+                pairs += [name, value]
+        args = [event_time_ms, event_id, version, ttl_ms, *pairs]
+        written = self._write(keys=[redis_key(view, version, entity_key)], args=args)
+        return bool(written)
+
+    def get(self, view: str, version: int, entity_key: str) -> StoredVector | None:
+        """The stored vector of one entity, or None."""
+        return self.get_many(view, version, [entity_key])[entity_key]
+
+    def get_many(
+        self, view: str, version: int, entity_keys: Sequence[str] | Iterable[str]
+    ) -> dict[str, StoredVector | None]:
+        """Stored vectors of several entities in one round trip."""
+        keys = list(entity_keys)
+        pipeline = self._client.pipeline(transaction=False)
+        for key in keys:
+            pipeline.hgetall(redis_key(view, version, key))
+        result: dict[str, StoredVector | None] = {}
+        for key, raw in zip(keys, pipeline.execute(), strict=True):
+            if not raw:
+                result[key] = None
+                continue
+            features = {k: v for k, v in raw.items() if k not in _RESERVED}
+            result[key] = StoredVector(
+                entity_key=key,
+                event_time_ms=int(raw["event_time"]),
+                event_id=raw["event_id"],
+                version=int(raw["version"]),
+                features=features,
+            )
+        return result
