@@ -176,7 +176,11 @@ class DistinctCount(WindowedAggregate):
 
 @dataclass(frozen=True)
 class Last(Feature):
-    """``expression`` of the key's latest event (the event itself): e.g. the last price."""
+    """``expression`` at the key's latest event time: e.g. the last price.
+
+    Same-time events are peers and see one value: that of the peer with the largest event id,
+    so the result does not depend on arrival order.
+    """
 
     expression: str = ""
 

@@ -1,0 +1,112 @@
+"""An independent reference for feature values: DuckDB window queries over the same events.
+
+DuckDB has the window frames Flink streaming SQL lacks (``... AND INTERVAL 1 MILLISECOND
+PRECEDING``), so ``seconds_since_prev`` is a plain frame here, and every other feature is the
+textbook ``RANGE BETWEEN INTERVAL w PRECEDING AND CURRENT ROW``: peers included, arrival order
+irrelevant. Tests compare what the Flink jobs produce with this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import duckdb
+
+from common.features import (
+    Avg,
+    Count,
+    Derived,
+    DistinctCount,
+    Feature,
+    FeatureView,
+    Last,
+    Max,
+    Min,
+    SecondsSincePrev,
+    StddevPop,
+    Sum,
+    WindowedAggregate,
+)
+
+
+def _window_sql(seconds: float) -> str:
+    millis = round(seconds * 1000)
+    return f"INTERVAL {millis} MILLISECOND PRECEDING AND CURRENT ROW"
+
+
+def _aggregate_sql(feature: Feature, key: str) -> str:
+    part = f"PARTITION BY {key} ORDER BY event_ts"
+    if isinstance(feature, WindowedAggregate):
+        frame = f"OVER ({part} RANGE BETWEEN {_window_sql(feature.window_length.total_seconds())})"
+        expr = feature.expression
+        if isinstance(feature, Count):
+            return f"COUNT({expr or '*'}) {frame}"
+        if isinstance(feature, Sum):
+            return f"SUM({expr}) {frame}"
+        if isinstance(feature, Avg):
+            return f"AVG(CAST({expr} AS DOUBLE)) {frame}"
+        if isinstance(feature, Min):
+            return f"MIN({expr}) {frame}"
+        if isinstance(feature, Max):
+            return f"MAX({expr}) {frame}"
+        if isinstance(feature, StddevPop):
+            return f"STDDEV_POP(CAST({expr} AS DOUBLE)) {frame}"
+        if isinstance(feature, DistinctCount):
+            return f"COUNT(DISTINCT {expr}) {frame}"
+    if isinstance(feature, SecondsSincePrev):
+        previous = (
+            f"MAX(event_ts) OVER ({part} RANGE BETWEEN UNBOUNDED PRECEDING AND "
+            "INTERVAL 1 MILLISECOND PRECEDING)"
+        )
+        return f"(epoch_ms(event_ts) - epoch_ms({previous})) / 1000.0"
+    if isinstance(feature, Last):
+        # Same-time peers: the one with the largest event id, as the jobs define it.
+        return (
+            f"LAST({feature.expression} ORDER BY event_id) OVER ({part} RANGE BETWEEN "
+            "CURRENT ROW AND CURRENT ROW)"
+        )
+    raise TypeError(f"no reference for {type(feature).__name__}")
+
+
+def reference_rows(view: FeatureView, events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per event: ``event_id``, the entity key, ``event_time`` (ms) and the features.
+
+    ``events`` are records as the generator writes them (``event_time`` in epoch millis).
+    """
+    rows = list(events)
+    if not rows:
+        return []
+    source = view.source
+    key = view.entity.key
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    columns = list(rows[0])
+    con.execute(
+        "CREATE TABLE raw AS SELECT * FROM (VALUES "
+        + ", ".join("(" + ", ".join("?" for _ in columns) + ")" for _ in rows)
+        + ") t("
+        + ", ".join(columns)
+        + ")",
+        [row[c] for row in rows for c in columns],
+    )
+    con.execute(
+        f"CREATE TABLE events AS SELECT *, {source.id_column} AS event_id, "
+        f"make_timestamp({source.event_time} * 1000) AS event_ts FROM raw"
+    )
+    aggregates = [f for f in view.features if not isinstance(f, Derived)]
+    select = ", ".join(f"{_aggregate_sql(f, key)} AS {f.name}" for f in aggregates)
+    con.execute(
+        f"CREATE TABLE aggregated AS SELECT event_id, {key}, {source.event_time} AS event_time, "
+        f"{select} FROM events"
+    )
+    outputs = [
+        f"{f.expression} AS {f.name}" if isinstance(f, Derived) else f.name
+        for f in view.output_features
+    ]
+    result = con.execute(
+        f"SELECT event_id, {key}, event_time, {', '.join(outputs)} FROM aggregated "
+        "ORDER BY event_id"
+    )
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, values, strict=True)) for values in result.fetchall()]
