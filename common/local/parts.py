@@ -24,7 +24,7 @@ import redis
 import yaml
 
 from common.config import StackConfig
-from common.local import artifacts
+from common.local import artifacts, jvm_functions
 
 DEPLOY_LOCAL_DIR = artifacts.DEPLOY_LOCAL_DIR
 JAVA_MIN_MAJOR = 17
@@ -324,13 +324,16 @@ def _prepare_flink(config: StackConfig) -> list[ProcessSpec]:
     java_opts = original.get("env", {}).get("java", {}).get("opts", {}).get("all", "")
     settings = {"env.java.opts.all": java_opts, **flink_settings(config)}
     (dirs["conf"] / "config.yaml").write_text(yaml.safe_dump(settings, sort_keys=True))
-    # lib: PyFlink's jars, flink-python (Python UDFs on the cluster), and the locked connector jars.
+    # lib: PyFlink's jars, flink-python (Python UDFs on the cluster), the locked connector jars
+    # and featurestream's own functions (rebuilt by `setup` when common/jvm changes; a running
+    # cluster keeps the jar it started with until `local down` + `local up`).
     for old in dirs["lib"].iterdir():
         old.unlink()
     jars = [
         *sorted((home / "lib").glob("*.jar")),
         *sorted((home / "opt").glob("flink-python-*.jar")),
         *sorted(artifacts.part_dir(config.cache_dir, "flink").glob("*.jar")),
+        jvm_functions.functions_jar(config.cache_dir),
     ]
     for jar in jars:
         (dirs["lib"] / jar.name).symlink_to(jar)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.config import StackConfig
-from common.local import artifacts, parts, processes, progress
+from common.local import artifacts, jvm_functions, parts, processes, progress
 
 REDIS_MIN_MAJOR = 7
 
@@ -66,8 +66,9 @@ def setup(config: StackConfig) -> None:
     try:
         parts.java()
         fetched = artifacts.fetch(config.cache_dir)
+        jvm_functions.functions_jar(config.cache_dir)
         _ensure_redis()
-    except (parts.PartError, artifacts.ArtifactError) as exc:
+    except (parts.PartError, artifacts.ArtifactError, jvm_functions.BuildError) as exc:
         raise StackError(str(exc)) from exc
     if fetched:
         progress.step(f"fetched and verified {fetched} artifacts")
