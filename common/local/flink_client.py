@@ -63,7 +63,14 @@ def submit_python(
     match = _JOB_ID.search(result.stdout + result.stderr)
     if result.returncode != 0 or match is None:
         output = (result.stdout + result.stderr).strip().splitlines()
-        raise FlinkJobError("flink run failed:\n" + "\n".join(output[-40:]))
+        # The Python error is buried above Java's stack trace: lead with every error line.
+        errors = [line for line in output if "Error" in line or "Caused by" in line]
+        raise FlinkJobError(
+            "flink run failed:\n"
+            + "\n".join(errors[:20])
+            + "\n--- last lines ---\n"
+            + "\n".join(output[-15:])
+        )
     return match.group(1)
 
 
