@@ -39,10 +39,10 @@ def input_columns(view: FeatureView) -> list[InputColumn]:
     """One column per distinct input expression, in first-use order."""
     columns: dict[str, InputColumn] = {}
     for feature in view.features:
-        expression = getattr(feature, "expression", None)
-        wanted = isinstance(feature, WindowedAggregate | Last) and expression
-        if wanted and expression not in columns:
-            columns[expression] = InputColumn(f"in_{len(columns)}", expression)
+        if not isinstance(feature, WindowedAggregate | Last) or not feature.expression:
+            continue
+        if feature.expression not in columns:
+            columns[feature.expression] = InputColumn(f"in_{len(columns)}", feature.expression)
     return list(columns.values())
 
 
