@@ -16,6 +16,7 @@ import tarfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,7 @@ def run_dir(config: StackConfig) -> Path:
     return config.data_dir / "run"
 
 
+@cache
 def java() -> str:
     """The ``java`` to run (``$JAVA_HOME/bin/java`` when set), checked to be Java 17 or newer."""
     import os
