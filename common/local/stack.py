@@ -157,13 +157,23 @@ def up(config: StackConfig, only: list[str] | None = None) -> None:
 
 
 def down(config: StackConfig) -> list[str]:
-    """Stop exactly the processes this stack started (by pid file); return the names stopped."""
+    """Stop exactly the processes this stack started (by pid file); return the names stopped.
+
+    Flink goes first (its jobs write to Kafka and Redis), then the other parts together.
+    """
     stopped = []
-    for part in reversed(parts.PARTS):
-        for name in reversed(parts.PROCESS_NAMES[part.name]):
-            if processes.stop(parts.run_dir(config), name):
-                stopped.append(name)
-                progress.step(f"stopped {name}")
+
+    def stop(name: str) -> str | None:
+        return name if processes.stop(parts.run_dir(config), name) else None
+
+    flink_first = list(reversed(parts.PROCESS_NAMES["flink"]))
+    others = [n for p in parts.PARTS if p.name != "flink" for n in parts.PROCESS_NAMES[p.name]]
+    for group in (flink_first[:1], flink_first[1:], others):
+        with ThreadPoolExecutor(max_workers=max(len(group), 1)) as pool:
+            for name in pool.map(stop, group):
+                if name:
+                    stopped.append(name)
+                    progress.step(f"stopped {name}")
     for part in parts.PARTS:
         for port in part.ports:
             if not processes.wait_gone(config.host, port.value(config)) and stopped:
