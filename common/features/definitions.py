@@ -77,6 +77,9 @@ class Source:
         max_out_of_orderness: Watermark delay: events up to this much out of order are in time;
             later ones go to the dead-letter topic with reason ``late``.
         idle_timeout: A partition silent this long stops holding back the watermark.
+        checks: Flink SQL conditions every event must meet (``amount_usd_cents >= 0``); an
+            event failing one (false or null) goes to the dead-letter topic with reason
+            ``invalid_value``.
     """
 
     topic: str
@@ -85,6 +88,7 @@ class Source:
     event_time: str = "event_time"
     max_out_of_orderness: timedelta = timedelta(seconds=5)
     idle_timeout: timedelta = timedelta(seconds=30)
+    checks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from common.features.columns import Kind, typed_input
 from common.features.definitions import (
     Derived,
+    Feature,
     FeatureView,
     Last,
     SecondsSincePrev,
@@ -33,16 +35,26 @@ class InputColumn:
 
     column: str
     expression: str
+    kind: Kind
+
+
+def _input_expression(view: FeatureView, feature: Feature) -> str | None:
+    if not isinstance(feature, WindowedAggregate | Last) or not feature.expression:
+        return None
+    return typed_input(view, feature).expression
 
 
 def input_columns(view: FeatureView) -> list[InputColumn]:
-    """One column per distinct input expression, in first-use order."""
+    """One column per distinct (typed) input expression, in first-use order."""
     columns: dict[str, InputColumn] = {}
     for feature in view.features:
         if not isinstance(feature, WindowedAggregate | Last) or not feature.expression:
             continue
-        if feature.expression not in columns:
-            columns[feature.expression] = InputColumn(f"in_{len(columns)}", feature.expression)
+        typed = typed_input(view, feature)
+        if typed.expression not in columns:
+            columns[typed.expression] = InputColumn(
+                f"in_{len(columns)}", typed.expression, typed.kind
+            )
     return list(columns.values())
 
 
@@ -56,7 +68,9 @@ def window_spec(view: FeatureView) -> dict[str, Any]:
                 {
                     "name": feature.name,
                     "function": feature.function,
-                    "input": columns[feature.expression] if feature.expression else None,
+                    "input": columns[_input_expression(view, feature) or ""]
+                    if feature.expression
+                    else None,
                     "window_ms": int(feature.window_length.total_seconds() * 1000),
                 }
             )
@@ -65,7 +79,7 @@ def window_spec(view: FeatureView) -> dict[str, Any]:
                 {
                     "name": feature.name,
                     "function": "last",
-                    "input": columns[feature.expression],
+                    "input": columns[_input_expression(view, feature) or ""],
                     "window_ms": None,
                 }
             )

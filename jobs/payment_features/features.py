@@ -20,6 +20,7 @@ PAYMENTS = Source(
     schema="payment_event",
     id_column="payment_id",
     max_out_of_orderness=timedelta(seconds=5),
+    checks=("amount_minor >= 0", "amount_usd_cents >= 0"),
 )
 
 PAYMENT_CARD = FeatureView(

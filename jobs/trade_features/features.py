@@ -20,6 +20,7 @@ TRADES = Source(
     schema="trade_event",
     id_column="trade_id",
     max_out_of_orderness=timedelta(seconds=2),
+    checks=("price > 0", "quantity > 0"),
 )
 
 # Prices and quantities are DECIMAL(18, 8); aggregates that feed ratios work in DOUBLE.

@@ -30,18 +30,18 @@ def test_each_distinct_expression_becomes_one_input_column() -> None:
     view = FeatureView(
         name="v",
         version=1,
-        entity=Entity("k"),
+        entity=Entity("card_id"),
         source=Source("t", "payment_event", "payment_id"),
         features=(
             Count("n", window="1h"),
-            Sum("a_1h", "amount", window="1h"),
-            Sum("a_24h", "amount", window="24h"),
-            Last("last_b", "b * 2"),
+            Sum("a_1h", "amount_minor", window="1h"),
+            Sum("a_24h", "amount_minor", window="24h"),
+            Last("last_b", "amount_minor * 2"),
         ),
     )
-    assert [(c.column, c.expression) for c in input_columns(view)] == [
-        ("in_0", "amount"),
-        ("in_1", "b * 2"),
+    assert [(c.column, c.expression, c.kind) for c in input_columns(view)] == [
+        ("in_0", "`amount_minor`", "BIGINT"),
+        ("in_1", "CAST(amount_minor * 2 AS DOUBLE)", "DOUBLE"),
     ]
     spec = window_spec(view)
     assert [a["input"] for a in spec["aggregates"]] == [None, "in_0", "in_0", "in_1"]

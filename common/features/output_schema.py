@@ -1,0 +1,61 @@
+"""The Avro schema of a feature view's output records (topic ``features.<view>.v<N>``).
+
+Generated from the definition and committed as ``schemas/feature_<view>_v<N>.avsc``, so it is
+checked (``featurestream schemas check``: file equals definition, BACKWARD-compatible with every
+committed version) and registered like the shared schemas. Features are nullable with a null
+default, so adding one is a compatible change.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from common.features.columns import feature_kind
+from common.features.definitions import FeatureView
+
+NAMESPACE = "dev.featurestream.features"
+_AVRO = {"BIGINT": "long", "DOUBLE": "double", "STRING": "string", "BOOLEAN": "boolean"}
+
+
+def schema_name(view: FeatureView) -> str:
+    """``feature_<view>_v<N>``: the file stem under ``schemas/``."""
+    return f"feature_{view.name}_v{view.version}"
+
+
+def output_schema(view: FeatureView) -> dict[str, Any]:
+    """The record schema as a JSON object."""
+    record = "".join(p.capitalize() for p in view.name.split("_")) + f"V{view.version}"
+    fields: list[dict[str, Any]] = [
+        {"name": "event_id", "type": "string", "doc": "Id of the source event."},
+        {"name": view.entity.key, "type": "string", "doc": "Entity key."},
+        {
+            "name": "event_time",
+            "type": {"type": "long", "logicalType": "timestamp-millis"},
+            "doc": "Event time of the source event: the features are as of this instant.",
+        },
+    ]
+    for feature in view.output_features:
+        fields.append(
+            {
+                "name": feature.name,
+                "type": ["null", _AVRO[feature_kind(view, feature)]],
+                "default": None,
+            }
+        )
+    fields += [
+        {"name": "feature_view", "type": "string"},
+        {"name": "feature_view_version", "type": "int"},
+    ]
+    return {
+        "type": "record",
+        "name": record,
+        "namespace": NAMESPACE,
+        "doc": f"Per-event features of view {view.qualified_name}. {view.description}".strip(),
+        "fields": fields,
+    }
+
+
+def output_schema_text(view: FeatureView) -> str:
+    """The schema as the committed file's text (stable formatting)."""
+    return json.dumps(output_schema(view), indent=2) + "\n"

@@ -1,0 +1,386 @@
+"""Compiling a feature job (views over one source) to Flink SQL.
+
+The same text runs streaming (``featurestream run``) and over bounded history
+(``featurestream offline``): only the source's bounds and the sinks differ, so offline rows are
+what the stream produced. Shape of a job (see ``docs/design/feature-jobs.md``)::
+
+    source_events (Kafka, featurestream-avro: one decode, bad bytes flagged, native watermark)
+      └─ classified: reject_reason = decode error | late | null_key | invalid_value | NULL
+           ├─ rejected rows ─────────────────────────────► dead_letters (dlq.<job>)
+           └─ per view: inputs_<view> → fs_window_<view>_v<N> (one-pass window function)
+                └─ features_<view>: ids, time, features, derived ─► feature topic, Redis
+
+Identifiers are backquoted throughout (``sequence`` and friends are reserved words).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from common import topics
+from common.features.columns import feature_kind, source_columns
+from common.features.definitions import (
+    DefinitionError,
+    Derived,
+    FeatureView,
+    Source,
+)
+from common.features.output_schema import output_schema_text
+from common.features.spec import input_columns, window_spec_json
+from common.schemas import DEAD_LETTER_SCHEMA, schema_text
+
+LATE = "late"
+NULL_KEY = "null_key"
+INVALID_VALUE = "invalid_value"
+"""Dead-letter reasons decided in SQL (decode reasons come from the format)."""
+
+
+@dataclass(frozen=True)
+class FeatureJob:
+    """A feature job: views of one source, deployed and scaled together.
+
+    Attributes:
+        name: snake_case job name (``payment_features``); topics and ids derive from it.
+        views: The feature views, all over the same ``Source``.
+    """
+
+    name: str
+    views: tuple[FeatureView, ...]
+
+    def __post_init__(self) -> None:
+        if not self.views:
+            raise DefinitionError(f"job {self.name!r}: no views")
+        sources = {v.source for v in self.views}
+        if len(sources) != 1:
+            raise DefinitionError(f"job {self.name!r}: views read different sources")
+        qualified = [v.qualified_name for v in self.views]
+        if len(set(qualified)) != len(qualified):
+            raise DefinitionError(f"job {self.name!r}: a view version appears twice")
+
+    @property
+    def source(self) -> Source:
+        """The one source all views read."""
+        return self.views[0].source
+
+    @property
+    def dashed(self) -> str:
+        """``featurestream-<job>`` with dashes: consumer group and transactional-id prefix."""
+        return "featurestream-" + self.name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """Where a compiled job reads and writes, and how.
+
+    Attributes:
+        bootstrap_servers: Kafka bootstrap servers.
+        registry_url: Confluent-compatible schema registry URL.
+        redis_url: Online store; None leaves the Redis sinks out (offline runs).
+        source_topic: Overrides the source's topic (tests, offline replays).
+        topic_suffix: Appended to every output topic (tests, offline runs).
+        startup: ``earliest``, ``latest`` or ``group`` (committed offsets, else earliest).
+        bounded: Stop at the offsets that are the latest when the job starts.
+        group_id: Consumer group; default ``featurestream-<job>``.
+    """
+
+    bootstrap_servers: str
+    registry_url: str
+    redis_url: str | None = None
+    source_topic: str | None = None
+    topic_suffix: str = ""
+    startup: str = "group"
+    bounded: bool = False
+    group_id: str | None = None
+
+
+@dataclass
+class CompiledJob:
+    """The SQL of one job: functions to register, statements to run, inserts to submit."""
+
+    window_functions: dict[str, str] = field(default_factory=dict)
+    """function name → window spec JSON (one ``WindowFeatures`` instance each)."""
+    statements: list[str] = field(default_factory=list)
+    inserts: list[str] = field(default_factory=list)
+    feature_topics: dict[str, str] = field(default_factory=dict)
+    """qualified view name → its feature topic."""
+    dead_letter_topic: str = ""
+
+    def text(self) -> str:
+        """Everything as one SQL script (golden files, ``--explain``)."""
+        header = [
+            f"-- window function {name}: dev.featurestream.flink.WindowFeatures('{spec}')"
+            for name, spec in self.window_functions.items()
+        ]
+        return "\n".join(header) + "\n\n" + ";\n\n".join(self.statements + self.inserts) + ";\n"
+
+
+def quote(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _interval(delta: timedelta) -> str:
+    """A day-to-second interval literal (exact to the millisecond, any length)."""
+    millis = round(delta.total_seconds() * 1000)
+    days, rest = divmod(millis, 86_400_000)
+    hours, rest = divmod(rest, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, ms = divmod(rest, 1000)
+    return f"INTERVAL '{days} {hours:02}:{minutes:02}:{seconds:02}.{ms:03}' DAY TO SECOND(3)"
+
+
+def _with(options: dict[str, str]) -> str:
+    body = ",\n".join(f"  {quote(k)} = {quote(v)}" for k, v in options.items())
+    return f"WITH (\n{body}\n)"
+
+
+def function_name(view: FeatureView) -> str:
+    """The window function of a view: ``fs_window_<view>_v<N>``."""
+    return f"fs_window_{view.name}_v{view.version}"
+
+
+def feature_table(view: FeatureView) -> str:
+    """The SQL name of a view's feature rows: ``features_<view>_v<N>``."""
+    return f"features_{view.name}_v{view.version}"
+
+
+def output_columns(view: FeatureView) -> list[tuple[str, str]]:
+    """(name, SQL type) of a view's output rows, in order (matches ``output_schema``)."""
+    key = view.entity.key
+    columns = [
+        ("event_id", "STRING NOT NULL"),
+        (key, "STRING NOT NULL"),
+        ("event_time", "TIMESTAMP(3) NOT NULL"),
+    ]
+    columns += [(f.name, feature_kind(view, f)) for f in view.output_features]
+    columns += [("feature_view", "STRING NOT NULL"), ("feature_view_version", "INT NOT NULL")]
+    return columns
+
+
+def _source_ddl(job: FeatureJob, settings: JobSettings) -> str:
+    source = job.source
+    columns = source_columns(source.schema)
+    names = [c.name for c in columns]
+    for required in (source.event_time, source.id_column, *(v.entity.key for v in job.views)):
+        if required not in names:
+            raise DefinitionError(
+                f"job {job.name!r}: column {required!r} is not in schema {source.schema!r}"
+            )
+    lines = ["`raw_key` BYTES"]
+    lines += [c.ddl for c in columns]
+    lines += [
+        "`decode_error` STRING",
+        "`raw_value` BYTES",
+        "`src_topic` STRING METADATA FROM 'topic' VIRTUAL",
+        "`src_partition` INT METADATA FROM 'partition' VIRTUAL",
+        "`src_offset` BIGINT METADATA FROM 'offset' VIRTUAL",
+        "`src_timestamp` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL",
+        f"WATERMARK FOR `{source.event_time}` AS `{source.event_time}` - "
+        + _interval(source.max_out_of_orderness),
+    ]
+    options = {
+        "connector": "kafka",
+        "topic": settings.source_topic or source.topic,
+        "properties.bootstrap.servers": settings.bootstrap_servers,
+        "properties.group.id": settings.group_id or job.dashed,
+        "properties.isolation.level": "read_committed",
+        "scan.watermark.idle-timeout": f"{round(source.idle_timeout.total_seconds() * 1000)} ms",
+        "key.format": "raw",
+        "key.fields": "raw_key",
+        "value.format": "featurestream-avro",
+        "value.featurestream-avro.schema": schema_text(source.schema),
+        "value.featurestream-avro.url": settings.registry_url,
+        "value.fields-include": "EXCEPT_KEY",
+    }
+    if settings.startup == "group":
+        options["scan.startup.mode"] = "group-offsets"
+        options["properties.auto.offset.reset"] = "earliest"
+    elif settings.startup in ("earliest", "latest"):
+        options["scan.startup.mode"] = f"{settings.startup}-offset"
+    else:
+        raise ValueError(f"startup {settings.startup!r}: use earliest, latest or group")
+    if settings.bounded:
+        options["scan.bounded.mode"] = "latest-offset"
+    body = ",\n  ".join(lines)
+    return f"CREATE TABLE `source_events` (\n  {body}\n) {_with(options)}"
+
+
+def _classified_view(job: FeatureJob) -> str:
+    source = job.source
+    t = f"`{source.event_time}`"
+    keys = list(dict.fromkeys(v.entity.key for v in job.views))
+    null_key = " OR ".join(f"`{k}` IS NULL OR CHAR_LENGTH(TRIM(`{k}`)) = 0" for k in keys)
+    checks = " OR ".join(f"({check}) IS NOT TRUE" for check in source.checks) or "FALSE"
+    reason = (
+        "CASE\n"
+        "    WHEN `decode_error` IS NOT NULL THEN `decode_error`\n"
+        f"    WHEN {t} <= CURRENT_WATERMARK({t}) THEN '{LATE}'\n"
+        f"    WHEN {null_key} THEN '{NULL_KEY}'\n"
+        f"    WHEN {checks} THEN '{INVALID_VALUE}'\n"
+        "  END"
+    )
+    return (
+        "CREATE TEMPORARY VIEW `classified` AS\n"
+        f"SELECT *, {reason} AS `reject_reason`\nFROM `source_events`"
+    )
+
+
+def _dead_letter_ddl(job: FeatureJob, settings: JobSettings, topic: str) -> str:
+    options = {
+        "connector": "kafka",
+        "topic": topic,
+        "properties.bootstrap.servers": settings.bootstrap_servers,
+        "properties.transaction.timeout.ms": "900000",
+        "sink.delivery-guarantee": "exactly-once",
+        "sink.transactional-id-prefix": f"{job.dashed}-dlq",
+        "value.format": "avro-confluent",
+        "value.avro-confluent.url": settings.registry_url,
+        "value.avro-confluent.schema": schema_text(DEAD_LETTER_SCHEMA),
+    }
+    return (
+        "CREATE TABLE `dead_letters` (\n"
+        "  `source_topic` STRING NOT NULL,\n"
+        "  `source_partition` INT NOT NULL,\n"
+        "  `source_offset` BIGINT NOT NULL,\n"
+        "  `job` STRING NOT NULL,\n"
+        "  `reason` STRING NOT NULL,\n"
+        "  `message` STRING NOT NULL,\n"
+        "  `raw_key` BYTES,\n"
+        "  `raw_value` BYTES,\n"
+        "  `source_timestamp` TIMESTAMP(3),\n"
+        "  `dead_letter_time` TIMESTAMP(3) NOT NULL\n"
+        f") {_with(options)}"
+    )
+
+
+def _dead_letter_insert(job: FeatureJob) -> str:
+    t = f"`{job.source.event_time}`"
+    message = (
+        "CASE `reject_reason`\n"
+        f"    WHEN '{LATE}' THEN 'event time ' || CAST({t} AS STRING) || "
+        f"' is not after the watermark ' || COALESCE(CAST(CURRENT_WATERMARK({t}) AS STRING), '')\n"
+        f"    WHEN '{NULL_KEY}' THEN 'an entity key is null or empty'\n"
+        f"    WHEN '{INVALID_VALUE}' THEN 'a value check failed: "
+        + "; ".join(c.replace("'", "''") for c in job.source.checks)
+        + "'\n"
+        "    ELSE 'value could not be decoded: ' || `reject_reason`\n"
+        "  END"
+    )
+    return (
+        "INSERT INTO `dead_letters`\n"
+        "SELECT `src_topic`, `src_partition`, `src_offset`, "
+        f"{quote(job.name)}, fs_count_dead_letter(`reject_reason`), {message},\n"
+        "  `raw_key`, `raw_value`, CAST(`src_timestamp` AS TIMESTAMP(3)), "
+        "CAST(LOCALTIMESTAMP AS TIMESTAMP(3))\n"
+        "FROM `classified` WHERE `reject_reason` IS NOT NULL"
+    )
+
+
+def _view_statements(view: FeatureView) -> list[str]:
+    source = view.source
+    key = view.entity.key
+    inputs = ", ".join(f"{c.expression} AS `{c.column}`" for c in input_columns(view))
+    inputs_view = (
+        f"CREATE TEMPORARY VIEW `inputs_{view.name}_v{view.version}` AS\n"
+        f"SELECT `{key}`, `{source.id_column}`, `{source.event_time}`"
+        + (f", {inputs}" if inputs else "")
+        + "\nFROM `classified` WHERE `reject_reason` IS NULL"
+    )
+    selected = []
+    for feature in view.output_features:
+        if isinstance(feature, Derived):
+            selected.append(f"CAST({feature.expression} AS DOUBLE) AS `{feature.name}`")
+        else:
+            selected.append(f"`{feature.name}`")
+    features_view = (
+        f"CREATE TEMPORARY VIEW `{feature_table(view)}` AS\n"
+        f"SELECT `{source.id_column}` AS `event_id`, `{key}`, `rowtime` AS `event_time`,\n  "
+        + ",\n  ".join(selected)
+        + f",\n  {quote(view.name)} AS `feature_view`, {view.version} AS `feature_view_version`\n"
+        f"FROM {function_name(view)}(\n"
+        f"  input => TABLE `inputs_{view.name}_v{view.version}` PARTITION BY `{key}`,\n"
+        f"  on_time => DESCRIPTOR(`{source.event_time}`),\n"
+        f"  uid => {quote(f'{view.name}_v{view.version}')})"
+    )
+    return [inputs_view, features_view]
+
+
+def _feature_sink_ddl(job: FeatureJob, view: FeatureView, settings: JobSettings, topic: str) -> str:
+    columns = ",\n  ".join(f"`{name}` {sql}" for name, sql in output_columns(view))
+    options = {
+        "connector": "kafka",
+        "topic": topic,
+        "properties.bootstrap.servers": settings.bootstrap_servers,
+        "properties.transaction.timeout.ms": "900000",
+        "sink.delivery-guarantee": "exactly-once",
+        "sink.transactional-id-prefix": f"{job.dashed}-{view.name.replace('_', '-')}"
+        f"-v{view.version}",
+        "key.format": "raw",
+        "key.fields": view.entity.key,
+        "value.format": "avro-confluent",
+        "value.avro-confluent.url": settings.registry_url,
+        "value.avro-confluent.schema": output_schema_text(view),
+        "value.fields-include": "ALL",
+    }
+    return f"CREATE TABLE `sink_{feature_table(view)}` (\n  {columns}\n) {_with(options)}"
+
+
+def _online_sink_ddl(view: FeatureView, redis_url: str) -> str:
+    columns = ",\n  ".join(
+        f"`{name}` {sql}"
+        for name, sql in output_columns(view)
+        if name not in ("feature_view", "feature_view_version")
+    )
+    options = {
+        "connector": "featurestream-redis",
+        "url": redis_url,
+        "view": view.name,
+        "version": str(view.version),
+        "key-column": view.entity.key,
+        "event-id-column": "event_id",
+        "event-time-column": "event_time",
+        "ttl": f"{round(view.state_retention.total_seconds() * 1000)} ms",
+    }
+    return f"CREATE TABLE `online_{feature_table(view)}` (\n  {columns}\n) {_with(options)}"
+
+
+def compile_job(job: FeatureJob, settings: JobSettings) -> CompiledJob:
+    """The whole job as SQL for ``settings``."""
+    compiled = CompiledJob()
+    compiled.dead_letter_topic = topics.dead_letter_topic(job.name) + settings.topic_suffix
+    compiled.statements.append(_source_ddl(job, settings))
+    compiled.statements.append(_classified_view(job))
+    compiled.statements.append(_dead_letter_ddl(job, settings, compiled.dead_letter_topic))
+    compiled.inserts.append(_dead_letter_insert(job))
+    for view in job.views:
+        compiled.window_functions[function_name(view)] = window_spec_json(view)
+        compiled.statements += _view_statements(view)
+        topic = topics.feature_topic(view.name, view.version) + settings.topic_suffix
+        compiled.feature_topics[view.qualified_name] = topic
+        compiled.statements.append(_feature_sink_ddl(job, view, settings, topic))
+        compiled.inserts.append(
+            f"INSERT INTO `sink_{feature_table(view)}` SELECT * FROM `{feature_table(view)}`"
+        )
+        if settings.redis_url:
+            compiled.statements.append(_online_sink_ddl(view, settings.redis_url))
+            names = ", ".join(
+                f"`{n}`"
+                for n, _ in output_columns(view)
+                if n not in ("feature_view", "feature_view_version")
+            )
+            compiled.inserts.append(
+                f"INSERT INTO `online_{feature_table(view)}` "
+                f"SELECT {names} FROM `{feature_table(view)}`"
+            )
+    return compiled
+
+
+def spec_summary(job: FeatureJob) -> str:
+    """One line per view: name, key, features (for ``--explain`` and logs)."""
+    return "\n".join(
+        f"{v.qualified_name}: key {v.entity.key}, "
+        + json.dumps([f.name for f in v.output_features])
+        for v in job.views
+    )

@@ -1,0 +1,201 @@
+package dev.featurestream.flink;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The window spec of one feature view, parsed from the JSON that the Python compiler writes
+ * ({@code common/features/spec.py}, golden files in {@code tests/unit/golden/}).
+ *
+ * <p>Every problem is reported as an {@link IllegalArgumentException} naming the view, so a bad
+ * spec fails at planning time, never at run time.
+ */
+public final class WindowSpec implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    /** The spec format this code reads. */
+    public static final int SPEC_VERSION = 1;
+
+    /** Aggregate functions, named as in the spec. */
+    public enum Fn {
+        COUNT,
+        SUM,
+        AVG,
+        MIN,
+        MAX,
+        STDDEV_POP,
+        DISTINCT_COUNT,
+        LAST,
+        SECONDS_SINCE_PREV;
+
+        static Fn parse(String view, String name) {
+            try {
+                return Fn.valueOf(name.toUpperCase(java.util.Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(
+                        "view " + view + ": unknown aggregate function '" + name + "'");
+            }
+        }
+
+        boolean windowed() {
+            return this != LAST && this != SECONDS_SINCE_PREV;
+        }
+    }
+
+    /** One output feature computed by the window function. */
+    public static final class Agg implements Serializable {
+        private static final long serialVersionUID = 1L;
+        public final String name;
+        public final Fn fn;
+        /** Input column name, or null (count of rows, seconds_since_prev). */
+        public final String input;
+        /** Position of {@link #input} in {@link WindowSpec#inputs}, or -1. */
+        public final int inputIndex;
+        /** Window length in ms, or -1 for unwindowed functions. */
+        public final long windowMs;
+        /** Position of the window in {@link WindowSpec#windows}, or -1. */
+        public final int windowIndex;
+
+        Agg(String name, Fn fn, String input, int inputIndex, long windowMs, int windowIndex) {
+            this.name = name;
+            this.fn = fn;
+            this.input = input;
+            this.inputIndex = inputIndex;
+            this.windowMs = windowMs;
+            this.windowIndex = windowIndex;
+        }
+    }
+
+    public final String view;
+    public final int version;
+    public final String key;
+    public final String eventId;
+    /** Input column names ({@code in_0}, ...), in spec order. */
+    public final List<String> inputs;
+    public final Agg[] aggs;
+    /** Distinct window lengths in ms, shortest first. */
+    public final long[] windows;
+    public final long retentionMs;
+
+    private WindowSpec(
+            String view,
+            int version,
+            String key,
+            String eventId,
+            List<String> inputs,
+            Agg[] aggs,
+            long[] windows,
+            long retentionMs) {
+        this.view = view;
+        this.version = version;
+        this.key = key;
+        this.eventId = eventId;
+        this.inputs = inputs;
+        this.aggs = aggs;
+        this.windows = windows;
+        this.retentionMs = retentionMs;
+    }
+
+    /** True when some aggregate needs the event history (any windowed aggregate). */
+    public boolean needsHistory() {
+        return windows.length > 0;
+    }
+
+    /** Parses and validates a spec. */
+    public static WindowSpec parse(String json) {
+        JsonNode root;
+        try {
+            root = new ObjectMapper().readTree(json);
+        } catch (Exception e) {
+            throw new IllegalArgumentException("window spec is not valid JSON: " + e.getMessage());
+        }
+        if (root == null || !root.isObject()) {
+            throw new IllegalArgumentException("window spec must be a JSON object");
+        }
+        String view = text(root, "view", "?");
+        int specVersion = root.path("spec_version").asInt(-1);
+        if (specVersion != SPEC_VERSION) {
+            throw new IllegalArgumentException(
+                    "view " + view + ": spec_version " + specVersion + " is not "
+                            + SPEC_VERSION + " (rebuild the JVM functions jar?)");
+        }
+        List<String> inputs = new ArrayList<>();
+        for (JsonNode in : root.path("inputs")) {
+            inputs.add(text(in, "column", view));
+        }
+        TreeSet<Long> windowSet = new TreeSet<>();
+        for (JsonNode a : root.path("aggregates")) {
+            if (a.hasNonNull("window_ms")) {
+                windowSet.add(a.get("window_ms").asLong());
+            }
+        }
+        long[] windows = windowSet.stream().mapToLong(Long::longValue).toArray();
+        List<Agg> aggs = new ArrayList<>();
+        Set<String> names = new HashSet<>();
+        for (JsonNode a : root.path("aggregates")) {
+            String name = text(a, "name", view);
+            if (!names.add(name)) {
+                throw new IllegalArgumentException("view " + view + ": duplicate feature " + name);
+            }
+            Fn fn = Fn.parse(view, text(a, "function", view));
+            String input = a.hasNonNull("input") ? a.get("input").asText() : null;
+            int inputIndex = input == null ? -1 : inputs.indexOf(input);
+            if (input != null && inputIndex < 0) {
+                throw new IllegalArgumentException(
+                        "view " + view + ", feature " + name + ": unknown input " + input);
+            }
+            boolean needsInput = fn != Fn.COUNT && fn != Fn.SECONDS_SINCE_PREV;
+            if (needsInput && input == null) {
+                throw new IllegalArgumentException(
+                        "view " + view + ", feature " + name + ": " + fn + " needs an input");
+            }
+            long windowMs = -1;
+            int windowIndex = -1;
+            if (fn.windowed()) {
+                if (!a.hasNonNull("window_ms") || a.get("window_ms").asLong() <= 0) {
+                    throw new IllegalArgumentException(
+                            "view " + view + ", feature " + name + ": needs window_ms > 0");
+                }
+                windowMs = a.get("window_ms").asLong();
+                windowIndex = Arrays.binarySearch(windows, windowMs);
+            }
+            aggs.add(new Agg(name, fn, input, inputIndex, windowMs, windowIndex));
+        }
+        if (aggs.isEmpty()) {
+            throw new IllegalArgumentException("view " + view + ": no aggregates");
+        }
+        long retention = root.path("retention_ms").asLong(-1);
+        long largest = windows.length == 0 ? 0 : windows[windows.length - 1];
+        if (retention < largest) {
+            throw new IllegalArgumentException(
+                    "view " + view + ": retention_ms " + retention
+                            + " is shorter than the largest window " + largest);
+        }
+        return new WindowSpec(
+                view,
+                root.path("version").asInt(),
+                text(root, "key", view),
+                text(root, "event_id", view),
+                List.copyOf(inputs),
+                aggs.toArray(new Agg[0]),
+                windows,
+                retention);
+    }
+
+    private static String text(JsonNode node, String field, String view) {
+        JsonNode v = node.get(field);
+        if (v == null || !v.isTextual() || v.asText().isEmpty()) {
+            throw new IllegalArgumentException(
+                    "view " + view + ": window spec field '" + field + "' missing or empty");
+        }
+        return v.asText();
+    }
+}
