@@ -11,8 +11,13 @@ import click
 
 from common import registry, schemas
 from common.config import StackConfig, load_stack_config
+from common.features import catalog, launch
+from common.features.definitions import DefinitionError
+from common.features.launch import RunOptions
+from common.features.offline import run_offline
+from common.features.sql import FeatureJob
 from common.generate.cli import generate
-from common.local import artifacts, parts, stack
+from common.local import artifacts, flink_client, parts, stack
 from common.local.processes import read as read_pid
 
 
@@ -162,6 +167,110 @@ def schemas_register(jobs: tuple[str, ...]) -> None:
 
 
 main.add_command(generate)
+
+
+# --- feature jobs --------------------------------------------------------------------------------
+
+
+def _load_job(name: str) -> FeatureJob:
+    try:
+        return catalog.load_job(name)
+    except DefinitionError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command("run")
+@click.argument("job_name", metavar="JOB")
+@click.option("-p", "--parallelism", type=click.IntRange(min=1), help="Task parallelism.")
+@click.option("--from-savepoint", help="Restore from this savepoint or retained checkpoint.")
+@click.option("--source-topic", help="Read this topic instead of the source's.")
+@click.option("--topic-suffix", default="", help="Appended to every output topic.")
+@click.option(
+    "--startup",
+    type=click.Choice(["group", "earliest", "latest"]),
+    default="group",
+    show_default=True,
+    help="Where to start without state: committed group offsets (else earliest), or an end.",
+)
+@click.option("--bounded", is_flag=True, help="Stop at the end offsets of the start moment.")
+@click.option("--no-online-store", is_flag=True, help="Leave the Redis online store out.")
+@click.option("--wait", "wait_s", type=float, help="Wait this many seconds for the job to end.")
+def run(
+    job_name: str,
+    parallelism: int | None,
+    from_savepoint: str | None,
+    source_topic: str | None,
+    topic_suffix: str,
+    startup: str,
+    bounded: bool,
+    no_online_store: bool,
+    wait_s: float | None,
+) -> None:
+    """Run a feature job (jobs/<JOB>) on the local Flink cluster."""
+    config = _config()
+    job = _load_job(job_name)
+    options = RunOptions(
+        parallelism=parallelism,
+        from_savepoint=from_savepoint,
+        source_topic=source_topic,
+        topic_suffix=topic_suffix,
+        startup=startup,
+        bounded=bounded,
+        online_store=not no_online_store,
+    )
+    try:
+        job_id = launch.submit(config, job, options, on_progress=click.echo)
+    except flink_client.FlinkJobError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{job.dashed}: job {job_id}  ({config.flink_rest_url}/#/job/running/{job_id})")
+    if wait_s:
+        details = flink_client.wait_for_terminal(config, job_id, timeout_s=wait_s)
+        click.echo(f"{job.dashed}: {details['state']}")
+
+
+@main.command("offline")
+@click.argument("job_name", metavar="JOB")
+@click.option("--input", "source", required=True, help="An Avro container file, or a topic.")
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A .parquet file (one view) or a directory (a file per view).",
+)
+@click.option("--view", "views", multiple=True, help="Only this view, e.g. payment_card.v1.")
+@click.option("-p", "--parallelism", type=click.IntRange(min=1))
+@click.option("--keep-topics", is_flag=True, help="Keep the run's intermediate topics.")
+def offline(
+    job_name: str,
+    source: str,
+    output: Path,
+    views: tuple[str, ...],
+    parallelism: int | None,
+    keep_topics: bool,
+) -> None:
+    """Training rows: JOB's views over bounded history, as the stream computes them."""
+    job = _load_job(job_name)
+    try:
+        summary = run_offline(
+            _config(),
+            job,
+            source,
+            output,
+            views=list(views) or None,
+            parallelism=parallelism,
+            keep_topics=keep_topics,
+            on_progress=click.echo,
+        )
+    except (ValueError, flink_client.FlinkJobError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    rejected = sum(summary.dead_letters.values())
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(summary.dead_letters.items())) or "none"
+    click.echo(
+        f"{summary.input_records:,} input records → "
+        + ", ".join(f"{v} {n:,} rows" for v, n in summary.rows.items())
+        + f"; dead letters {rejected:,} ({reasons}); job ran {summary.seconds:.1f} s"
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -57,6 +57,17 @@ def ensure_registered(
     return Registration(topic=topic, subject=subject, schema_name=name, schema_id=schema_id)
 
 
+def ensure_registered_text(
+    registry: SchemaRegistryClient, topic: str, schema_text: str
+) -> Registration:
+    """Like ``ensure_registered`` for a schema given as text (generated feature schemas)."""
+    subject = schemas.subject_for(topic)
+    registry.set_compatibility(subject_name=subject, level=COMPATIBILITY)
+    schema_id = registry.register_schema(subject, Schema(schema_text, "AVRO"))
+    name = json.loads(schema_text).get("name", "?")
+    return Registration(topic=topic, subject=subject, schema_name=name, schema_id=schema_id)
+
+
 def writer_schemas(registry: SchemaRegistryClient) -> Callable[[int], ParsedSchema | None]:
     """A schema-id lookup for ``serde.decode``: the registry's schema, parsed once per id.
 

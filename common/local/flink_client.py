@@ -121,6 +121,17 @@ def wait_for_state(
     raise FlinkJobError(f"job {job_id} still {state} after {timeout_s:.0f}s (awaited {wanted})")
 
 
+def wait_for_terminal(config: StackConfig, job_id: str, timeout_s: float) -> dict[str, Any]:
+    """Poll the job until it ends in any state; raise if time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        details = job_details(config, job_id)
+        if details["state"] in TERMINAL_STATES:
+            return details
+        time.sleep(0.25)
+    raise FlinkJobError(f"job {job_id} still running after {timeout_s:.0f}s")
+
+
 def cancel(config: StackConfig, job_id: str) -> None:
     """Cancel a job (no savepoint)."""
     httpx.patch(f"{config.flink_rest_url}/jobs/{job_id}?mode=cancel", timeout=5)
