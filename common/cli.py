@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 
-from common import registry, schemas
+from common import registry, schemas, topics
 from common.config import StackConfig, load_stack_config
-from common.features import catalog, launch
-from common.features.definitions import DefinitionError
+from common.features import catalog, launch, output_schema
+from common.features.definitions import DefinitionError, FeatureView
 from common.features.launch import RunOptions
 from common.features.offline import run_offline
 from common.features.sql import FeatureJob
@@ -140,29 +140,59 @@ def schemas_group() -> None:
     """The shared Avro schemas in schemas/."""
 
 
+def _all_views() -> list[FeatureView]:
+    return [view for name in catalog.job_names() for view in _load_job(name).views]
+
+
 @schemas_group.command("check")
 def schemas_check() -> None:
-    """Every schema parses and is BACKWARD-compatible with each committed version of itself."""
+    """Every schema parses and is BACKWARD-compatible with each committed version of itself;
+    feature schemas match their views' definitions."""
+    stale = output_schema.stale_schema_files(_all_views())
+    if stale:
+        raise click.ClickException(
+            f"feature schemas out of date with their definitions: {', '.join(stale)}; "
+            "run `featurestream schemas generate` and commit the result"
+        )
     try:
         results = schemas.check_all()
     except schemas.SchemaError as exc:
         raise click.ClickException(str(exc)) from exc
     for result in results:
-        click.echo(f"ok  {result.name:<16} ({result.versions_checked} earlier versions checked)")
+        click.echo(f"ok  {result.name:<28} ({result.versions_checked} earlier versions checked)")
+
+
+@schemas_group.command("generate")
+def schemas_generate() -> None:
+    """Write schemas/feature_<view>_v<N>.avsc from the feature views (commit the result)."""
+    changed = output_schema.write_schema_files(_all_views())
+    for path in changed:
+        click.echo(f"wrote {path}")
+    if not changed:
+        click.echo("feature schemas up to date")
 
 
 @schemas_group.command("register")
-@click.option("--job", "jobs", multiple=True, help="Also register dlq.<job>-value (repeatable).")
+@click.option(
+    "--job",
+    "jobs",
+    multiple=True,
+    help="Also register the job's outputs: dlq.<job>, its feature topics (repeatable).",
+)
 def schemas_register(jobs: tuple[str, ...]) -> None:
     """Register each topic's value schema under <topic>-value (BACKWARD compatibility)."""
     client = registry.client(_config())
-    for topic, name in schemas.topic_schemas(jobs).items():
+    wanted = schemas.topic_schemas(jobs)
+    for job in jobs:
+        for view in _load_job(job).views:
+            wanted[topics.feature_topic(view.name, view.version)] = output_schema.schema_name(view)
+    for topic, name in wanted.items():
         try:
             reg = registry.ensure_registered(client, topic, name)
         except Exception as exc:  # the registry's own refusal carries the useful message
             raise click.ClickException(f"registering {topic}: {exc}") from exc
         click.echo(
-            f"{reg.subject:<28} id {reg.schema_id:<4} {Path(schemas.schema_path(name)).name}"
+            f"{reg.subject:<34} id {reg.schema_id:<4} {Path(schemas.schema_path(name)).name}"
         )
 
 

@@ -71,6 +71,10 @@ def submit(
     config.set("pipeline.name", job.dashed)
     config.set("execution.checkpointing.interval", checkpoint_interval)
     config.set("execution.checkpointing.mode", "EXACTLY_ONCE")
+    # A cancelled job keeps its last checkpoint: `run --from-savepoint <it>` resumes from it.
+    config.set(
+        "execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION"
+    )
     # Operator uids from the plan, so an unchanged job restores from its savepoints.
     config.set("table.exec.uid.generation", "ALWAYS")
     env.execute_sql(

@@ -9,10 +9,13 @@ default, so adding one is a compatible change.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from common.features.columns import feature_kind
 from common.features.definitions import FeatureView
+from common.schemas import schema_path
 
 NAMESPACE = "dev.featurestream.features"
 _AVRO = {"BIGINT": "long", "DOUBLE": "double", "STRING": "string", "BOOLEAN": "boolean"}
@@ -59,3 +62,30 @@ def output_schema(view: FeatureView) -> dict[str, Any]:
 def output_schema_text(view: FeatureView) -> str:
     """The schema as the committed file's text (stable formatting)."""
     return json.dumps(output_schema(view), indent=2) + "\n"
+
+
+def committed_path(view: FeatureView) -> Path:
+    """``schemas/feature_<view>_v<N>.avsc``."""
+    return schema_path(schema_name(view))
+
+
+def stale_schema_files(views: Iterable[FeatureView]) -> list[str]:
+    """Views whose committed schema file is missing or differs from the definition."""
+    return [
+        committed_path(v).name
+        for v in views
+        if not committed_path(v).is_file()
+        or committed_path(v).read_text(encoding="utf-8") != output_schema_text(v)
+    ]
+
+
+def write_schema_files(views: Iterable[FeatureView]) -> list[Path]:
+    """(Re)write the committed schema file of each view; the paths that changed."""
+    changed = []
+    for view in views:
+        path = committed_path(view)
+        text = output_schema_text(view)
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            changed.append(path)
+    return changed

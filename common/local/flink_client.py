@@ -132,6 +132,15 @@ def wait_for_terminal(config: StackConfig, job_id: str, timeout_s: float) -> dic
     raise FlinkJobError(f"job {job_id} still running after {timeout_s:.0f}s")
 
 
+def latest_checkpoint(config: StackConfig, job_id: str) -> str | None:
+    """Path of the job's latest completed checkpoint, or None."""
+    response = httpx.get(f"{config.flink_rest_url}/jobs/{job_id}/checkpoints", timeout=10)
+    response.raise_for_status()
+    latest = (response.json().get("latest") or {}).get("completed") or {}
+    path = latest.get("external_path")
+    return str(path) if path else None
+
+
 def cancel(config: StackConfig, job_id: str) -> None:
     """Cancel a job (no savepoint)."""
     httpx.patch(f"{config.flink_rest_url}/jobs/{job_id}?mode=cancel", timeout=5)
