@@ -15,6 +15,9 @@ from common.local import progress
 
 JVM_DIR = Path(__file__).resolve().parents[1] / "jvm"
 JAR_NAME = "featurestream-flink-functions.jar"
+# Files outside common/jvm that the pom packages into the jar (the online store's Lua script has
+# one copy, shared with the Python OnlineStore); they are part of the jar's source hash.
+PACKAGED_FROM_COMMON = (JVM_DIR.parent / "online_store.lua",)
 
 
 class BuildError(Exception):
@@ -22,12 +25,16 @@ class BuildError(Exception):
 
 
 def source_hash() -> str:
-    """sha256 over the pom and every source file (paths and contents)."""
+    """sha256 over the pom, every source file and the packaged common files (paths, contents)."""
     digest = hashlib.sha256()
-    files = [JVM_DIR / "pom.xml", *sorted((JVM_DIR / "src").rglob("*"))]
+    files = [
+        JVM_DIR / "pom.xml",
+        *sorted((JVM_DIR / "src").rglob("*")),
+        *PACKAGED_FROM_COMMON,
+    ]
     for path in files:
         if path.is_file():
-            digest.update(path.relative_to(JVM_DIR).as_posix().encode())
+            digest.update(path.relative_to(JVM_DIR.parent).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
