@@ -1,0 +1,215 @@
+package dev.featurestream.flink.onlinestore;
+
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.table.api.ValidationException;
+import org.apache.flink.table.connector.sink.DynamicTableSink;
+import org.apache.flink.table.factories.DynamicTableSinkFactory;
+import org.apache.flink.table.factories.FactoryUtil;
+import org.apache.flink.table.types.logical.RowType;
+
+import redis.clients.jedis.util.JedisURIHelper;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * Table connector {@code featurestream-redis}: writes the latest feature vector per entity to the
+ * online store in Redis ({@code fs:<view>:v<N>:<entity key>}, a hash of the features plus
+ * {@code event_time}, {@code event_id} and {@code version}) with the newer-wins Lua script that
+ * the Python {@code OnlineStore} uses too, so replays and out-of-order rows never regress a
+ * stored vector.
+ *
+ * <p>Every column not named by {@code key-column}, {@code event-id-column} or
+ * {@code event-time-column} is a feature. Insert-only; at-least-once (rows are flushed before
+ * every checkpoint).
+ *
+ * <pre>
+ *   'connector' = 'featurestream-redis',
+ *   'url' = 'redis://127.0.0.1:16379',
+ *   'view' = 'payment_card', 'version' = '1',
+ *   'key-column' = 'card_id', 'event-id-column' = 'payment_id',
+ *   'event-time-column' = 'event_time',
+ *   'ttl' = '24 h', 'batch-size' = '500', 'flush-interval' = '200 ms'
+ * </pre>
+ */
+public class OnlineStoreTableSinkFactory implements DynamicTableSinkFactory {
+
+    public static final String IDENTIFIER = "featurestream-redis";
+
+    /** Classpath location of the Lua script, packaged from {@code common/online_store.lua}. */
+    static final String SCRIPT_RESOURCE = "/featurestream/online_store.lua";
+
+    public static final ConfigOption<String> URL =
+            ConfigOptions.key("url")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription("Redis URL: redis://[[user]:password@]host:port[/db] (rediss:// for TLS).");
+
+    public static final ConfigOption<String> VIEW =
+            ConfigOptions.key("view")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription("Feature view name: the <view> of fs:<view>:v<N>:<entity key>.");
+
+    public static final ConfigOption<Integer> VERSION =
+            ConfigOptions.key("version")
+                    .intType()
+                    .noDefaultValue()
+                    .withDescription("Feature view version (>= 1): the <N> of fs:<view>:v<N>:<entity key>.");
+
+    public static final ConfigOption<String> KEY_COLUMN =
+            ConfigOptions.key("key-column")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription("STRING column holding the entity key.");
+
+    public static final ConfigOption<String> EVENT_ID_COLUMN =
+            ConfigOptions.key("event-id-column")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "STRING column holding the id of the event that produced the vector; "
+                                    + "breaks ties between vectors of the same event time (larger wins).");
+
+    public static final ConfigOption<String> EVENT_TIME_COLUMN =
+            ConfigOptions.key("event-time-column")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "TIMESTAMP(3) (read as UTC) or TIMESTAMP_LTZ(3) column: the vector's event "
+                                    + "time; an older vector never overwrites a newer one.");
+
+    public static final ConfigOption<Duration> TTL =
+            ConfigOptions.key("ttl")
+                    .durationType()
+                    .defaultValue(Duration.ZERO)
+                    .withDescription("Expiry of a vector after its last write (PEXPIRE); 0 = never.");
+
+    public static final ConfigOption<Integer> BATCH_SIZE =
+            ConfigOptions.key("batch-size")
+                    .intType()
+                    .defaultValue(500)
+                    .withDescription("Rows sent to Redis in one pipeline.");
+
+    public static final ConfigOption<Duration> FLUSH_INTERVAL =
+            ConfigOptions.key("flush-interval")
+                    .durationType()
+                    .defaultValue(Duration.ofMillis(200))
+                    .withDescription(
+                            "Longest time a row waits in a partial batch; 0 = flush only when the "
+                                    + "batch is full and on checkpoints / end of input.");
+
+    @Override
+    public String factoryIdentifier() {
+        return IDENTIFIER;
+    }
+
+    @Override
+    public Set<ConfigOption<?>> requiredOptions() {
+        Set<ConfigOption<?>> options = new HashSet<>();
+        options.add(URL);
+        options.add(VIEW);
+        options.add(VERSION);
+        options.add(KEY_COLUMN);
+        options.add(EVENT_ID_COLUMN);
+        options.add(EVENT_TIME_COLUMN);
+        return options;
+    }
+
+    @Override
+    public Set<ConfigOption<?>> optionalOptions() {
+        Set<ConfigOption<?>> options = new HashSet<>();
+        options.add(TTL);
+        options.add(BATCH_SIZE);
+        options.add(FLUSH_INTERVAL);
+        options.add(FactoryUtil.SINK_PARALLELISM);
+        return options;
+    }
+
+    @Override
+    public DynamicTableSink createDynamicTableSink(Context context) {
+        FactoryUtil.TableFactoryHelper helper = FactoryUtil.createTableFactoryHelper(this, context);
+        helper.validate(); // unknown and missing options
+        ReadableConfig options = helper.getOptions();
+
+        String url = options.get(URL);
+        checkUrl(url);
+        String view = options.get(VIEW);
+        if (view.isBlank() || view.contains(":")) {
+            // ':' separates the parts of the Redis key; a view containing one would be ambiguous.
+            throw invalid("option 'view' must be non-empty and contain no ':', got '" + view + "'");
+        }
+        int version = options.get(VERSION);
+        if (version < 1) {
+            throw invalid("option 'version' must be >= 1, got " + version);
+        }
+        Duration ttl = options.get(TTL);
+        if (ttl.isNegative()) {
+            throw invalid("option 'ttl' must not be negative, got " + ttl);
+        }
+        int batchSize = options.get(BATCH_SIZE);
+        if (batchSize < 1) {
+            throw invalid("option 'batch-size' must be >= 1, got " + batchSize);
+        }
+        Duration flushInterval = options.get(FLUSH_INTERVAL);
+        if (flushInterval.isNegative()) {
+            throw invalid("option 'flush-interval' must not be negative, got " + flushInterval);
+        }
+
+        RowType rowType = (RowType) context.getPhysicalRowDataType().getLogicalType();
+        VectorLayout layout =
+                VectorLayout.of(
+                        rowType,
+                        view,
+                        version,
+                        options.get(KEY_COLUMN),
+                        options.get(EVENT_ID_COLUMN),
+                        options.get(EVENT_TIME_COLUMN));
+        WriterSettings settings =
+                new WriterSettings(
+                        url, loadScript(), ttl.toMillis(), batchSize, flushInterval.toMillis());
+        return new OnlineStoreTableSink(
+                layout, settings, options.getOptional(FactoryUtil.SINK_PARALLELISM).orElse(null));
+    }
+
+    private static void checkUrl(String url) {
+        URI uri;
+        try {
+            uri = new URI(url);
+        } catch (URISyntaxException e) {
+            throw invalid("option 'url' is not a URI: " + e.getMessage());
+        }
+        if (!JedisURIHelper.isValid(uri)) {
+            throw invalid(
+                    "option 'url' must be redis://host:port[/db] or rediss://host:port[/db], got '"
+                            + RedisVectorStore.redact(url)
+                            + "'");
+        }
+    }
+
+    /** The script text, read here so a jar without it fails at planning, not on the cluster. */
+    private static String loadScript() {
+        try (InputStream in =
+                OnlineStoreTableSinkFactory.class.getResourceAsStream(SCRIPT_RESOURCE)) {
+            if (in == null) {
+                throw new IllegalStateException(
+                        SCRIPT_RESOURCE + " is missing from the featurestream jar (build problem)");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read " + SCRIPT_RESOURCE, e);
+        }
+    }
+
+    static ValidationException invalid(String message) {
+        return new ValidationException(IDENTIFIER + ": " + message);
+    }
+}
