@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+from common import registry
 from common.config import load_stack_config
 from common.features.sql import CompiledJob, FeatureJob, JobSettings, compile_job
 
@@ -58,6 +60,23 @@ def settings_from_args(args: argparse.Namespace) -> JobSettings:
     )
 
 
+def register_sink_schemas(compiled: CompiledJob, jvm: Any) -> None:
+    """Register each sink's schema exactly as Flink's avro-confluent serializer will.
+
+    The serializer registers ``Schema.toString()`` of the schema it is given when it writes its
+    first record. If that text is new to the registry, every parallel writer registers it at the
+    same moment and the registry refuses all but one (the job fails and restarts). Registering
+    the very same text first, with the same Avro library, makes the writers' calls lookups.
+    """
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    parser_class = jvm.org.apache.flink.avro.shaded.org.apache.avro.Schema.Parser
+    client = SchemaRegistryClient({"url": compiled.registry_url})
+    for topic, text in compiled.sink_schemas.items():
+        canonical = str(parser_class().parse(text).toString())
+        registry.ensure_registered_text(client, topic, canonical)
+
+
 def submit(
     job: FeatureJob, compiled: CompiledJob, checkpoint_interval: str, wait: bool = False
 ) -> str | None:
@@ -82,6 +101,7 @@ def submit(
         "AS 'dev.featurestream.flink.CountDeadLetter' LANGUAGE JAVA"
     )
     jvm = get_gateway().jvm
+    register_sink_schemas(compiled, jvm)
     # A function instance carrying its spec can only be registered through the Java API.
     j_env = env._j_tenv
     for name, spec in compiled.window_functions.items():

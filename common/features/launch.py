@@ -84,15 +84,16 @@ def output_topics(job: FeatureJob, suffix: str = "") -> dict[str, str]:
 
 
 def prepare(config: StackConfig, job: FeatureJob, options: RunOptions) -> None:
-    """Register the source's and outputs' schemas and create the output topics (idempotent).
+    """Register the source's schema and create the output topics (idempotent).
 
-    Flink's avro-confluent sink would register on first write; registering here first means an
-    incompatible change is refused before the job starts, not in the middle of it.
+    The outputs' schemas are registered by the job itself before it starts
+    (``common.features.job.register_sink_schemas``): an incompatible change is refused then,
+    never in the middle of a run.
     """
-    client = registry.client(config)
-    registry.ensure_registered(client, job.source.topic, job.source.schema)
-    for topic, text in output_topics(job, options.topic_suffix).items():
-        registry.ensure_registered_text(client, topic, text)
+    registry.ensure_registered(
+        registry.client(config), options.source_topic or job.source.topic, job.source.schema
+    )
+    for topic in output_topics(job, options.topic_suffix):
         ensure_topic(config, topic)
 
 

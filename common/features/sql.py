@@ -106,6 +106,9 @@ class CompiledJob:
     feature_topics: dict[str, str] = field(default_factory=dict)
     """qualified view name → its feature topic."""
     dead_letter_topic: str = ""
+    sink_schemas: dict[str, str] = field(default_factory=dict)
+    """output topic → the Avro schema text its sink writes with."""
+    registry_url: str = ""
 
     def text(self) -> str:
         """Everything as one SQL script (golden files, ``--explain``)."""
@@ -350,6 +353,8 @@ def compile_job(job: FeatureJob, settings: JobSettings) -> CompiledJob:
     """The whole job as SQL for ``settings``."""
     compiled = CompiledJob()
     compiled.dead_letter_topic = topics.dead_letter_topic(job.name) + settings.topic_suffix
+    compiled.registry_url = settings.registry_url
+    compiled.sink_schemas[compiled.dead_letter_topic] = schema_text(DEAD_LETTER_SCHEMA)
     compiled.statements.append(_source_ddl(job, settings))
     compiled.statements.append(_classified_view(job))
     compiled.statements.append(_dead_letter_ddl(job, settings, compiled.dead_letter_topic))
@@ -359,6 +364,7 @@ def compile_job(job: FeatureJob, settings: JobSettings) -> CompiledJob:
         compiled.statements += _view_statements(view)
         topic = topics.feature_topic(view.name, view.version) + settings.topic_suffix
         compiled.feature_topics[view.qualified_name] = topic
+        compiled.sink_schemas[topic] = output_schema_text(view)
         compiled.statements.append(_feature_sink_ddl(job, view, settings, topic))
         compiled.inserts.append(
             f"INSERT INTO `sink_{feature_table(view)}` SELECT * FROM `{feature_table(view)}`"

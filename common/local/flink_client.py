@@ -101,6 +101,13 @@ def job_exception(config: StackConfig, job_id: str) -> str:
     return "\n".join([trace.splitlines()[0], *causes]) if causes else trace
 
 
+def failures(config: StackConfig, job_id: str) -> int:
+    """How many failures (each followed by a restart or the end) the job has recorded."""
+    response = httpx.get(f"{config.flink_rest_url}/jobs/{job_id}/exceptions", timeout=5)
+    response.raise_for_status()
+    return len(response.json().get("exceptionHistory", {}).get("entries", []))
+
+
 def wait_for_state(
     config: StackConfig, job_id: str, wanted: str, timeout_s: float = 120.0
 ) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 from common import registry, serde
 from common.config import StackConfig
 from common.features import FeatureView
+from common.generate.sinks import KafkaSink, ensure_topic
 from common.kafka import read_topic
 from tests.feature_reference import reference_rows
 
@@ -31,6 +32,12 @@ def read_values(config: StackConfig, topic: str) -> list[dict[str, Any]]:
     ]
 
 
+def subject_versions(config: StackConfig, topic: str) -> list[int]:
+    """Registered versions of ``topic``'s value schema."""
+    versions: list[int] = registry.client(config).get_versions(f"{topic}-value")
+    return versions
+
+
 def decoded_events(config: StackConfig, topic: str) -> list[dict[str, Any]]:
     """The decodable events of a source topic, ``event_time`` as epoch millis."""
     writers = registry.writer_schemas(registry.client(config))
@@ -43,6 +50,19 @@ def decoded_events(config: StackConfig, topic: str) -> list[dict[str, Any]]:
         event["event_time"] = _millis(event["event_time"])
         events.append(event)
     return events
+
+
+def produce_events(
+    config: StackConfig, topic: str, schema: str, records: list[dict[str, Any]]
+) -> None:
+    """Write records to ``topic`` in the Confluent wire format, keyed by their first field."""
+    ensure_topic(config, topic)
+    reg = registry.ensure_registered(registry.client(config), topic, schema)
+    encoder = serde.Encoder(reg.schema_id, serde.load_schema(schema))
+    sink = KafkaSink(config, topic)
+    for record in records:
+        sink.send(str(next(iter(record.values()))).encode(), encoder.encode(record))
+    assert sink.close() == 0
 
 
 def _millis(value: Any) -> int:
@@ -89,12 +109,19 @@ def by_id(rows: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
 
 
 def assert_match_reference(
-    view: FeatureView, rows: list[dict[str, Any]], events: list[dict[str, Any]]
+    view: FeatureView,
+    rows: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    only: set[str] | None = None,
 ) -> None:
-    """One row per event, each equal to the DuckDB reference."""
+    """One row per event (of ``only``, if given), each equal to the DuckDB reference."""
     for row in rows:
         assert row["feature_view"] == view.name and row["feature_view_version"] == view.version
-    problems = _mismatches(view, by_id(rows), by_id(reference_rows(view, events)))
+    got, want = by_id(rows), by_id(reference_rows(view, events))
+    if only is not None:
+        got = {k: v for k, v in got.items() if k in only}
+        want = {k: v for k, v in want.items() if k in only}
+    problems = _mismatches(view, got, want)
     assert not problems, f"{view.qualified_name}: {len(problems)} mismatches, e.g. {problems[:5]}"
 
 

@@ -27,6 +27,7 @@ from tests.integration.feature_checks import (
     assert_same_rows,
     decoded_events,
     read_values,
+    subject_versions,
 )
 
 pytestmark = pytest.mark.integration
@@ -90,6 +91,9 @@ def test_payment_features_equal_reference_and_offline(
     assert Counter(letter["reason"] for letter in letters) == expected
     for rows in streamed.values():
         assert len(rows) + len(letters) == 6_000
+    # The sinks found their schemas registered in the exact form they write (no new versions).
+    for topic in [f"dlq.{job.name}{suffix}", *(_feature_topic(v, suffix) for v in job.views)]:
+        assert subject_versions(stack_config, topic) == [1], topic
 
     offline = run_offline(stack_config, job, source, tmp_path / "out", parallelism=2)
     assert offline.input_records == 6_000
@@ -111,6 +115,8 @@ def test_trade_features_equal_reference_and_offline_from_a_file(
     history = tmp_path / "trades.avro"
     produce("trades", stack_config, to_file=history, **settings)  # type: ignore[arg-type]
     _run_bounded(stack_config, job.name, source, suffix, parallelism=2)
+    for view in job.views:
+        assert subject_versions(stack_config, _feature_topic(view, suffix)) == [1]
 
     events = decoded_events(stack_config, source)
     assert len(events) == 6_000
