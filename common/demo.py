@@ -1,23 +1,33 @@
-"""``make demo``: bring up the local stack and push generated events through it.
+"""``make demo``: the whole pipeline on the local stack, live.
 
-Run as ``python -m common.demo``. What it shows grows with the pipeline: today the stack, the
-registered schemas, generated trades and payments in Kafka (with a share of malformed records),
-and a few events decoded back with the registry.
+Run as ``python -m common.demo``: brings up the stack, registers the schemas, starts the
+``payment_features`` and ``trade_features`` jobs (left running), produces trades and payments at
+a steady rate (event time = wall clock, a share malformed), then prints live feature vectors
+from the Redis online store and each job's dead-letter count.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from collections import Counter
+from datetime import UTC, datetime
+
+import httpx
 
 from common import registry, schemas, serde, topics
 from common.config import StackConfig, load_stack_config
+from common.features import FeatureView, catalog, launch
+from common.features.launch import RunOptions
 from common.generate.events import Kind
-from common.generate.runner import produce
-from common.kafka import read_topic
-from common.local import progress, stack
+from common.generate.runner import generate_events, produce
+from common.kafka import end_offsets, read_topic
+from common.local import flink_client, progress, stack
+from common.online_store import OnlineStore
 
-EVENTS_PER_TOPIC = 20_000
+LIVE_EVENTS = 20_000
+LIVE_RATE = 2_000.0
 BAD_PCT = 1.0
 
 
@@ -42,6 +52,124 @@ def _show_topic(config: StackConfig, topic: str, sample: int = 2) -> None:
         print(f"  {value}")
 
 
+def _running_jobs(config: StackConfig) -> dict[str, str]:
+    """Running Flink jobs by name → id."""
+    response = httpx.get(f"{config.flink_rest_url}/jobs/overview", timeout=10)
+    response.raise_for_status()
+    return {j["name"]: j["jid"] for j in response.json()["jobs"] if j["state"] == "RUNNING"}
+
+
+def _start_feature_jobs(config: StackConfig) -> dict[str, str]:
+    """Both feature jobs, streaming from committed offsets (left running if already up)."""
+    running = _running_jobs(config)
+    ids = {}
+    for name in catalog.job_names():
+        job = catalog.load_job(name)
+        if job.dashed in running:
+            progress.step(f"{job.name} already running (job {running[job.dashed]})")
+            ids[name] = running[job.dashed]
+            continue
+        progress.step(
+            f"starting {job.name} (views {', '.join(v.qualified_name for v in job.views)})"
+        )
+        ids[name] = launch.submit(config, job, RunOptions(parallelism=1))
+    return ids
+
+
+def _produce_live(config: StackConfig, seed: int) -> bool:
+    """Trades and payments at a steady rate, concurrently; whether every write succeeded."""
+    results = {}
+
+    def run(kind: Kind) -> None:
+        results[kind] = produce(
+            kind,
+            config,
+            count=LIVE_EVENTS,
+            rate=LIVE_RATE,
+            bad_pct=BAD_PCT,
+            disorder_ms=1_000,
+            seed=seed,
+        )
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in ("payments", "trades")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for summary in results.values():
+        print(summary.line())
+    return all(summary.ok for summary in results.values())
+
+
+def _sample_keys(view: FeatureView, seed: int) -> list[str]:
+    """Entity keys of this run's first events (the generator is deterministic per seed)."""
+    kind: Kind = "payments" if view.source.schema == "payment_event" else "trades"
+    keys = []
+    for event in generate_events(kind, 400, seed=seed):
+        key = str(event.record[view.entity.key])
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
+def _show_online_vectors(config: StackConfig, seed: int, since_ms: int) -> None:
+    """Feature vectors of this run's entities, straight from Redis, once they are fresh."""
+    store = OnlineStore.connect(config)
+    for name in catalog.job_names():
+        for view in catalog.load_job(name).views:
+            keys = _sample_keys(view, seed)
+            deadline = time.monotonic() + 120
+            while True:
+                stored = store.get_many(view.name, view.version, keys)
+                fresh = [v for v in stored.values() if v and v.event_time_ms >= since_ms]
+                if len(fresh) >= 2 or time.monotonic() > deadline:
+                    break
+                time.sleep(1)
+            fresh.sort(key=lambda v: v.event_time_ms, reverse=True)
+            print(f"\n{view.qualified_name} (key {view.entity.key}), from Redis:")
+            if not fresh:
+                print(
+                    "  no vector of this run yet (is the job running? `featurestream local logs`)"
+                )
+            for vector in fresh[:2]:
+                when = datetime.fromtimestamp(vector.event_time_ms / 1000, UTC)
+                features = ", ".join(f"{k}={_short(v)}" for k, v in vector.features.items())
+                print(f"  {vector.entity_key} @ {when:%H:%M:%S} UTC: {features}")
+
+
+def _short(value: str) -> str:
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return f"{number:.6g}"
+
+
+def _dead_letters(config: StackConfig) -> None:
+    writers = registry.writer_schemas(registry.client(config))
+    for name in catalog.job_names():
+        reasons: Counter[str] = Counter()
+        for record in read_topic(config, topics.dead_letter_topic(name)):
+            reasons[serde.decode(record.value or b"", writers)["reason"]] += 1
+        detail = ", ".join(f"{k} {v:,}" for k, v in reasons.most_common()) or "none"
+        print(f"dead letters of {name}: {sum(reasons.values()):,} ({detail})")
+
+
+def _wait_for_rows(config: StackConfig, timeout_s: float = 120.0) -> None:
+    """Until every view's topic has feature rows (the first checkpoint commits them)."""
+    deadline = time.monotonic() + timeout_s
+    pending = [
+        topics.feature_topic(v.name, v.version)
+        for n in catalog.job_names()
+        for v in catalog.load_job(n).views
+    ]
+    while pending and time.monotonic() < deadline:
+        pending = [t for t in pending if sum(end_offsets(config, t).values()) == 0]
+        time.sleep(1)
+    if pending:
+        raise TimeoutError(f"no feature rows in {', '.join(pending)} after {timeout_s:.0f} s")
+
+
 def main() -> int:
     """Run the demo; return the process exit code."""
     config = load_stack_config()
@@ -52,22 +180,35 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     client = registry.client(config)
-    for topic, name in schemas.topic_schemas().items():
+    for topic, name in schemas.topic_schemas(catalog.job_names()).items():
         reg = registry.ensure_registered(client, topic, name)
         progress.step(f"registered {reg.subject} (id {reg.schema_id})")
-    kinds: tuple[Kind, ...] = ("payments", "trades")
-    for kind in kinds:
-        progress.step(f"generating {EVENTS_PER_TOPIC:,} {kind} ({BAD_PCT:g}% malformed)")
-        summary = produce(kind, config, count=EVENTS_PER_TOPIC, bad_pct=BAD_PCT, disorder_ms=500)
-        print(summary.line())
-        if not summary.ok:
-            return 1
-    for topic in (topics.PAYMENTS, topics.TRADES):
-        _show_topic(config, topic)
+    try:
+        job_ids = _start_feature_jobs(config)
+    except flink_client.FlinkJobError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    progress.step(
+        f"producing {LIVE_EVENTS:,} payments and {LIVE_EVENTS:,} trades at {LIVE_RATE:,.0f}/s "
+        f"each ({BAD_PCT:g}% malformed), event time = wall clock"
+    )
+    seed = int(time.time())
+    since_ms = int(time.time() * 1000) - 5_000
+    if not _produce_live(config, seed):
+        return 1
+    progress.step(
+        "waiting for feature rows (released once the watermark passes, committed per checkpoint)"
+    )
+    _wait_for_rows(config)
+    _show_online_vectors(config, seed, since_ms)
+    print()
+    _dead_letters(config)
     print()
     for row in stack.status(config):
         print(f"{row.name:<9} {row.state:<9} {row.address}")
-    print("\nFlink web UI:", config.flink_rest_url, "· stop the stack with `make down`")
+    for name, job_id in job_ids.items():
+        print(f"{name}: Flink job {job_id} keeps running")
+    print("\nFlink web UI:", config.flink_rest_url, "· stop everything with `make down`")
     return 0
 
 
