@@ -645,18 +645,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
 
     agreements: list[Agreement] = []
-    for job, topic in warm.items():
+    for job, warm_topic in warm.items():
         print(f"warm-up and agreement: {job}", flush=True)
         warm_runs: dict[Engine, Run] = {
-            engine: run_bounded(config, engine, job, topic, args.warmup_count, 1)
+            engine: run_bounded(config, engine, job, warm_topic, args.warmup_count, 1)
             for engine in ("featurestream", "baseline")
         }
         feature_job = JOBS[job][0]
         ours = feature_topics(feature_job, warm_runs["featurestream"].topic_suffix)
         theirs = feature_topics(feature_job, warm_runs["baseline"].topic_suffix)
-        for view, topic in ours.items():
+        for view, our_topic in ours.items():
             agreements.append(
-                compare(view, read_features(config, topic), read_features(config, theirs[view]))
+                compare(view, read_features(config, our_topic), read_features(config, theirs[view]))
             )
 
     runs: list[Run] = []
