@@ -17,7 +17,15 @@ pytestmark = pytest.mark.integration
 
 
 def test_register_cli_registers_every_subject(stack_config: StackConfig) -> None:
-    command = [sys.executable, "-m", "common.cli", "schemas", "register", "--job", "demo_job"]
+    command = [
+        sys.executable,
+        "-m",
+        "common.cli",
+        "schemas",
+        "register",
+        "--job",
+        "payment_features",
+    ]
     first = subprocess.run(command, capture_output=True, text=True, env=os.environ)
     assert first.returncode == 0, first.stderr
     second = subprocess.run(command, capture_output=True, text=True, env=os.environ)
@@ -26,7 +34,13 @@ def test_register_cli_registers_every_subject(stack_config: StackConfig) -> None
 
     client = registry.client(stack_config)
     subjects = set(client.get_subjects())
-    assert {"trades-value", "payments-value", "dlq.demo_job-value"} <= subjects
+    assert {
+        "trades-value",
+        "payments-value",
+        "dlq.payment_features-value",
+        "features.payment_card.v1-value",
+        "features.payment_merchant.v1-value",
+    } <= subjects
     latest = client.get_latest_version("payments-value")
     assert json.loads(latest.schema.schema_str)["name"] == "PaymentEvent"
     assert client.get_compatibility("payments-value") == "BACKWARD"

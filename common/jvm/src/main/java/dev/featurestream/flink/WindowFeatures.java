@@ -57,6 +57,13 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
     private static final long serialVersionUID = 1L;
     private static final String CLEANUP = "cleanup";
     private static final String DISTINCT_SEP = "\u0001";
+    /**
+     * State is expired by this function's own cleanup timer (last event + retention), never by
+     * Flink's state TTL. Without a hint Flink 2.2 gives PTF state a TTL of Long.MAX_VALUE, whose
+     * heap-backend incremental cleanup copies whole per-key maps on every access: it halved
+     * throughput (docs/benchmarks.md). "0 ms" means no TTL wrapper at all.
+     */
+    private static final String NO_TTL = "0 ms";
 
     private final String specJson;
     private transient WindowSpec spec;
@@ -196,10 +203,10 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
     /** Buffers the event under its timestamp until the watermark releases the peer group. */
     public void eval(
             Context ctx,
-            @StateHint Accumulators acc,
-            @StateHint MapView<Long, byte[]> pending,
-            @StateHint MapView<Long, byte[]> history,
-            @StateHint MapView<String, Long> distinct,
+            @StateHint(ttl = NO_TTL) Accumulators acc,
+            @StateHint(ttl = NO_TTL) MapView<Long, byte[]> pending,
+            @StateHint(ttl = NO_TTL) MapView<Long, byte[]> history,
+            @StateHint(ttl = NO_TTL) MapView<String, Long> distinct,
             @ArgumentHint({ArgumentTrait.SET_SEMANTIC_TABLE, ArgumentTrait.REQUIRE_ON_TIME})
                     Row input)
             throws Exception {
