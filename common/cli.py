@@ -19,6 +19,8 @@ from common.features.sql import FeatureJob
 from common.generate.cli import generate
 from common.local import artifacts, flink_client, parts, stack
 from common.local.processes import read as read_pid
+from common.models import catalog as model_catalog
+from common.models import request_schema
 
 
 def _config() -> StackConfig:
@@ -149,9 +151,10 @@ def schemas_check() -> None:
     """Every schema parses and is BACKWARD-compatible with each committed version of itself;
     feature schemas match their views' definitions."""
     stale = output_schema.stale_schema_files(_all_views())
+    stale += request_schema.stale_schema_files(model_catalog.contracts())
     if stale:
         raise click.ClickException(
-            f"feature schemas out of date with their definitions: {', '.join(stale)}; "
+            f"generated schemas out of date with their definitions: {', '.join(stale)}; "
             "run `featurestream schemas generate` and commit the result"
         )
     try:
@@ -159,13 +162,15 @@ def schemas_check() -> None:
     except schemas.SchemaError as exc:
         raise click.ClickException(str(exc)) from exc
     for result in results:
-        click.echo(f"ok  {result.name:<28} ({result.versions_checked} earlier versions checked)")
+        click.echo(f"ok  {result.name:<36} ({result.versions_checked} earlier versions checked)")
 
 
 @schemas_group.command("generate")
 def schemas_generate() -> None:
-    """Write schemas/feature_<view>_v<N>.avsc from the feature views (commit the result)."""
+    """Write schemas/feature_<view>_v<N>.avsc and inference_request_<model>_v<N>.avsc from the
+    feature views and model contracts (commit the result)."""
     changed = output_schema.write_schema_files(_all_views())
+    changed += request_schema.write_schema_files(model_catalog.contracts())
     for path in changed:
         click.echo(f"wrote {path}")
     if not changed:
