@@ -229,6 +229,12 @@ def _load_job(name: str) -> FeatureJob:
 )
 @click.option("--bounded", is_flag=True, help="Stop at the end offsets of the start moment.")
 @click.option("--no-online-store", is_flag=True, help="Leave the Redis online store out.")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="inference_requests only: serve just this model (repeatable; default all).",
+)
 @click.option("--wait", "wait_s", type=float, help="Wait this many seconds for the job to end.")
 def run(
     job_name: str,
@@ -239,11 +245,15 @@ def run(
     startup: str,
     bounded: bool,
     no_online_store: bool,
+    models: tuple[str, ...],
     wait_s: float | None,
 ) -> None:
-    """Run a feature job (jobs/<JOB>) on the local Flink cluster."""
+    """Run a job (jobs/<JOB>: a feature job or inference_requests) on the local Flink cluster."""
     config = _config()
-    job = _load_job(job_name)
+    try:
+        job = catalog.load_runnable(job_name)
+    except DefinitionError as exc:
+        raise click.ClickException(str(exc)) from exc
     options = RunOptions(
         parallelism=parallelism,
         from_savepoint=from_savepoint,
@@ -252,10 +262,11 @@ def run(
         startup=startup,
         bounded=bounded,
         online_store=not no_online_store,
+        models=models,
     )
     try:
         job_id = launch.submit(config, job, options, on_progress=click.echo)
-    except flink_client.FlinkJobError as exc:
+    except (flink_client.FlinkJobError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{job.dashed}: job {job_id}  ({config.flink_rest_url}/#/job/running/{job_id})")
     if wait_s:
