@@ -284,6 +284,9 @@ def run(
     help="A .parquet file (one view) or a directory (a file per view).",
 )
 @click.option("--view", "views", multiple=True, help="Only this view, e.g. payment_card.v1.")
+@click.option(
+    "--model", "models", multiple=True, help="inference_requests: the model, e.g. payment_fraud."
+)
 @click.option("-p", "--parallelism", type=click.IntRange(min=1))
 @click.option("--keep-topics", is_flag=True, help="Keep the run's intermediate topics.")
 def offline(
@@ -291,18 +294,23 @@ def offline(
     source: str,
     output: Path,
     views: tuple[str, ...],
+    models: tuple[str, ...],
     parallelism: int | None,
     keep_topics: bool,
 ) -> None:
-    """Training rows: JOB's views over bounded history, as the stream computes them."""
-    job = _load_job(job_name)
+    """Training rows: JOB's views (or one model's requests, flattened) over bounded history,
+    exactly as the stream computes them."""
+    try:
+        job = catalog.load_runnable(job_name)
+    except DefinitionError as exc:
+        raise click.ClickException(str(exc)) from exc
     try:
         summary = run_offline(
             _config(),
             job,
             source,
             output,
-            views=list(views) or None,
+            views=list(views + models) or None,
             parallelism=parallelism,
             keep_topics=keep_topics,
             on_progress=click.echo,

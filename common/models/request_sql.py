@@ -1,6 +1,6 @@
 """Compiling the inference-request job: per model, its views' features joined per event.
 
-Each model is one pipeline in the job, from its trigger topic to ``inference.requests.<model>.v<N>``,
+Each model is one pipeline in the job, from its trigger topic to its request topic,
 built from the same pieces as a feature job (``common.features.sql``), so request features are
 exactly what the feature views define for the event (decision 20)::
 
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from common import topics
 from common.features.columns import source_columns
+from common.features.spec import window_spec_json
 from common.features.sql import (
     Carried,
     CompiledJob,
@@ -33,7 +34,6 @@ from common.features.sql import (
     view_statements,
     with_options,
 )
-from common.features.spec import window_spec_json
 from common.models.contract import EVENT, Input, ModelContract
 from common.models.request_schema import request_schema_text, view_time_field
 from common.schemas import DEAD_LETTER_SCHEMA, schema_text
