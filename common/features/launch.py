@@ -43,6 +43,7 @@ class RunOptions:
             None takes the job's own default.
         models: Inference job only: serve just these models (default all).
         allow_non_restored_state: With ``from_savepoint``: skip state of removed operators.
+        extra_args: Passed to the job driver as they are (``--watermark-interval 50 ms``).
     """
 
     parallelism: int | None = None
@@ -56,6 +57,7 @@ class RunOptions:
     checkpoint_interval: str | None = None
     models: tuple[str, ...] = ()
     allow_non_restored_state: bool = False
+    extra_args: tuple[str, ...] = ()
 
     def job_args(self, config: StackConfig) -> list[str]:
         """Arguments for ``jobs/<job>/job.py``."""
@@ -83,7 +85,7 @@ class RunOptions:
             args.append("--no-online-store")
         if self.group_id:
             args += ["--group-id", self.group_id]
-        return args
+        return args + list(self.extra_args)
 
 
 def output_topics(job: Job, suffix: str = "", models: tuple[str, ...] = ()) -> dict[str, str]:
@@ -114,6 +116,8 @@ def prepare(config: StackConfig, job: Job, options: RunOptions) -> None:
     """
     client = registry.client(config)
     for topic, schema in input_topics(job, options).items():
+        # A missing input topic would fail the Kafka source over and over: create it empty.
+        ensure_topic(config, topic)
         registry.ensure_registered(client, topic, schema)
     for topic in output_topics(job, options.topic_suffix, options.models):
         ensure_topic(config, topic)

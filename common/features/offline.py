@@ -32,7 +32,7 @@ from common.config import StackConfig
 from common.features.definitions import Source
 from common.features.launch import Job, RunOptions, output_topics, submit, wait_finished
 from common.features.sql import FeatureJob, output_columns
-from common.generate.sinks import KafkaSink, ensure_topic
+from common.generate.sinks import KafkaSink, ensure_topic, topic_exists
 from common.kafka import end_offsets, read_topic
 from common.models.contract import ModelContract
 from common.models.request_sql import InferenceJob
@@ -203,8 +203,12 @@ def run_offline(
         on_progress(f"loading {path} into topic {topic}")
         summary.input_records = load_file(config, trigger, path, topic)
         temporary.append(topic)
+    elif "/" in source or path.suffix == ".avro":
+        raise ValueError(f"no such file: {source}")
     else:
         topic = source
+        if not topic_exists(config, topic):
+            raise ValueError(f"no topic {topic!r}: --input takes an Avro file or an existing topic")
         summary.input_records = sum(end_offsets(config, topic).values())
     suffix = f".offline-{run_id}"
     options = RunOptions(
@@ -247,7 +251,7 @@ def run_offline(
 
 
 def _delete_topics(config: StackConfig, names: list[str]) -> None:
-    admin = AdminClient({"bootstrap.servers": config.bootstrap_servers})
+    admin = AdminClient({"bootstrap.servers": config.bootstrap_servers, "log_level": 4})
     for future in admin.delete_topics(names, operation_timeout=30).values():
         # Cleanup is best effort: the run's result stands either way.
         with contextlib.suppress(Exception):
