@@ -18,6 +18,7 @@ from common.features.sql import CompiledJob, FeatureJob, JobSettings, compile_jo
 
 DEFAULT_CHECKPOINT_INTERVAL = "1 s"
 DEFAULT_WATERMARK_INTERVAL = "200 ms"
+MAX_PARALLELISM = 128
 
 
 def base_arg_parser(
@@ -117,6 +118,9 @@ def submit(
     config.set(
         "execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION"
     )
+    # Keyed state is split into this many key groups for good: a savepoint restores at any
+    # parallelism up to it, and changing it later breaks every restore.
+    config.set("pipeline.max-parallelism", str(MAX_PARALLELISM))
     # Operator uids from the plan, so an unchanged job restores from its savepoints.
     config.set("table.exec.uid.generation", "ALWAYS")
     env.execute_sql(

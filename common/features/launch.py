@@ -44,6 +44,7 @@ class RunOptions:
         models: Inference job only: serve just these models (default all).
         allow_non_restored_state: With ``from_savepoint``: skip state of removed operators.
         extra_args: Passed to the job driver as they are (``--watermark-interval 50 ms``).
+        module: The driver module; default ``jobs.<job>.job`` (tests run changed versions).
     """
 
     parallelism: int | None = None
@@ -58,6 +59,7 @@ class RunOptions:
     models: tuple[str, ...] = ()
     allow_non_restored_state: bool = False
     extra_args: tuple[str, ...] = ()
+    module: str | None = None
 
     def job_args(self, config: StackConfig) -> list[str]:
         """Arguments for ``jobs/<job>/job.py``."""
@@ -135,7 +137,7 @@ def submit(
     on_progress(f"submitting {job.name} to {config.flink_rest_url}")
     return flink_client.submit_python(
         config,
-        module=f"jobs.{job.name}.job",
+        module=options.module or f"jobs.{job.name}.job",
         args=options.job_args(config),
         parallelism=options.parallelism,
         from_savepoint=options.from_savepoint,

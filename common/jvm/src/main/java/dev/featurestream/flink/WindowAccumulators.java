@@ -12,7 +12,8 @@ import java.util.Iterator;
  * The running state of one key: sequence counters of its event history, where each window
  * starts in that history, the last released event time, and one running accumulator per
  * aggregate. Kept in Flink state as one byte array (value state is converted on every call, so
- * a compact blob beats a POJO of arrays).
+ * a compact blob beats a POJO of arrays) that starts with the hash of the {@link WindowLayout}
+ * it was written for.
  */
 final class WindowAccumulators {
     /** Sequence number the next released event gets. */
@@ -44,19 +45,35 @@ final class WindowAccumulators {
     }
 
     WindowAccumulators(WindowSpec spec) {
-        windowStart = new long[spec.windows.length];
-        accs = new Acc[spec.aggs.length];
+        this(spec.windows.length, spec.aggs.length);
+    }
+
+    WindowAccumulators(int windows, int aggs) {
+        windowStart = new long[windows];
+        accs = new Acc[aggs];
         for (int i = 0; i < accs.length; i++) {
             accs[i] = new Acc();
         }
     }
 
+    /** The layout hash a blob was written for. */
+    static long layoutHash(byte[] data) {
+        return java.nio.ByteBuffer.wrap(data, 0, 8).getLong();
+    }
+
     static WindowAccumulators decode(WindowSpec spec, byte[] data) throws IOException {
-        WindowAccumulators w = new WindowAccumulators(spec);
+        return decode(spec.windows.length, spec.aggs.length, data);
+    }
+
+    /** Decodes a blob written for a layout with {@code windowCount} windows and aggregates. */
+    static WindowAccumulators decode(int windowCount, int aggCount, byte[] data)
+            throws IOException {
+        WindowAccumulators w = new WindowAccumulators(windowCount, aggCount);
         if (data == null) {
             return w;
         }
         DataInputStream in = new DataInputStream(new ByteArrayInputStream(data));
+        in.readLong(); // layout hash: the caller has matched it (WindowFeatures.ensureLayout)
         w.nextSeq = in.readLong();
         w.headSeq = in.readLong();
         w.lastTs = in.readLong();
@@ -64,9 +81,9 @@ final class WindowAccumulators {
         int aggs = in.readInt();
         if (windows != w.windowStart.length || aggs != w.accs.length) {
             throw new IOException(
-                    "window state of view " + spec.view + " has " + windows + " windows and "
-                            + aggs + " aggregates, the spec " + w.windowStart.length + " and "
-                            + w.accs.length + ": a changed view needs a new version");
+                    "window state has " + windows + " windows and " + aggs
+                            + " aggregates, its layout " + w.windowStart.length + " and "
+                            + w.accs.length + ": corrupt state");
         }
         for (int i = 0; i < windows; i++) {
             w.windowStart[i] = in.readLong();
@@ -89,9 +106,10 @@ final class WindowAccumulators {
         return w;
     }
 
-    byte[] encode() throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(64 + accs.length * 64);
+    byte[] encode(long layoutHash) throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(72 + accs.length * 64);
         DataOutputStream out = new DataOutputStream(bytes);
+        out.writeLong(layoutHash);
         out.writeLong(nextSeq);
         out.writeLong(headSeq);
         out.writeLong(lastTs);

@@ -57,7 +57,7 @@ import java.util.Optional;
 public class WindowFeatures extends ProcessTableFunction<Row> {
     private static final long serialVersionUID = 1L;
     private static final String CLEANUP = "cleanup";
-    private static final String DISTINCT_SEP = "\u0001";
+    static final String DISTINCT_SEP = "\u0001";
     /**
      * State is expired by this function's own cleanup timer (last event + retention), never by
      * Flink's state TTL. Without a hint Flink 2.2 gives PTF state a TTL of Long.MAX_VALUE, whose
@@ -68,9 +68,12 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
 
     private final String specJson;
     private transient WindowSpec spec;
+    private transient WindowLayout layout;
     private transient Counter released;
     private transient Counter cleared;
     private transient Counter lateAfterRestore;
+    private transient Counter evolved;
+    private transient Counter warming;
 
     /** Validates the spec right away so a bad one fails when the job is built. */
     public WindowFeatures(String specJson) {
@@ -90,12 +93,57 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         return spec;
     }
 
+    private WindowLayout layout() {
+        if (layout == null) {
+            layout = WindowLayout.of(spec());
+        }
+        return layout;
+    }
+
     @Override
     public void open(FunctionContext context) throws Exception {
         spec();
         released = context.getMetricGroup().counter("featureRowsEmitted");
         cleared = context.getMetricGroup().counter("keysExpired");
         lateAfterRestore = context.getMetricGroup().counter("lateRowsDropped");
+        evolved = context.getMetricGroup().counter("keysEvolved");
+        warming = context.getMetricGroup().counter("keysWarmingUp");
+    }
+
+    /**
+     * Makes the key's state match the current spec: a new key gets an empty blob and the layout
+     * entry; state written for another layout (a restore after a view change) is evolved.
+     */
+    private void ensureLayout(
+            WindowSpec s,
+            Accumulators acc,
+            MapView<Long, byte[]> pending,
+            MapView<Long, byte[]> history,
+            MapView<String, Long> distinct)
+            throws Exception {
+        WindowLayout now = layout();
+        if (acc.data == null) {
+            acc.data = new WindowAccumulators(s).encode(now.hash);
+            history.put(WindowLayout.STATE_KEY, now.json);
+            return;
+        }
+        if (WindowAccumulators.layoutHash(acc.data) == now.hash) {
+            return;
+        }
+        byte[] stored = history.get(WindowLayout.STATE_KEY);
+        if (stored == null) {
+            throw new IllegalStateException(
+                    "view " + s.view + ": window state without its layout entry (corrupt state)");
+        }
+        WindowEvolution.Result result =
+                WindowEvolution.evolve(
+                        s, now, WindowLayout.parse(stored), acc.data, pending, history, distinct);
+        acc.data = result.accumulators.encode(now.hash);
+        history.put(WindowLayout.STATE_KEY, now.json);
+        evolved.inc();
+        if (result.warming) {
+            warming.inc();
+        }
     }
 
     // ---------------------------------------------------------------- type inference
@@ -240,6 +288,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
                     Row input)
             throws Exception {
         WindowSpec s = spec();
+        ensureLayout(s, acc, pending, history, distinct);
         TimeContext<Long> time = ctx.timeContext(Long.class);
         long t = time.time();
         Object id = input.getField(s.eventId);
@@ -270,13 +319,17 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         long t = ctx.timeContext(Long.class).time();
         if (CLEANUP.equals(ctx.currentTimer())) {
             // Every window is empty and the previous event is beyond the retention: forget the
-            // key, but never events still waiting for their own timer.
+            // key, but never events still waiting for their own timer (nor their layout).
             acc.data = null;
             history.clear();
             distinct.clear();
+            if (!pending.isEmpty()) {
+                ensureLayout(s, acc, pending, history, distinct);
+            }
             cleared.inc();
             return;
         }
+        ensureLayout(s, acc, pending, history, distinct);
         byte[] group = pending.get(t);
         if (group == null) {
             return;
@@ -301,6 +354,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             // The cleanup timer of the previous event has not fired yet: start afresh.
             history.clear();
             distinct.clear();
+            history.put(WindowLayout.STATE_KEY, layout().json);
             w = new WindowAccumulators(s);
         }
 
@@ -312,14 +366,14 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             for (int i = 0; i < s.aggs.length; i++) {
                 WindowSpec.Agg a = s.aggs[i];
                 if (a.fn.windowed()) {
-                    add(i, a, w.accs[i], seq, a.inputIndex < 0 ? null : e.values[a.inputIndex],
+                    add(a, w.accs[i], seq, a.inputIndex < 0 ? null : e.values[a.inputIndex],
                             distinct);
                 }
             }
         }
         evict(s, w, t, history, distinct);
         w.lastTs = t;
-        acc.data = w.encode();
+        acc.data = w.encode(layout().hash);
 
         Event newest = events.get(events.size() - 1);
         for (Event e : events) {
@@ -344,8 +398,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         ctx.timeContext(Long.class).registerOnTime(CLEANUP, t + s.retentionMs + 1);
     }
 
-    private static void add(
-            int index,
+    static void add(
             WindowSpec.Agg a,
             WindowAccumulators.Acc acc,
             long seq,
@@ -390,7 +443,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
                 acc.dequeSeq.addLast(seq);
                 break;
             case DISTINCT_COUNT:
-                String key = index + DISTINCT_SEP + v;
+                String key = a.name + DISTINCT_SEP + v;
                 Long count = distinct.get(key);
                 distinct.put(key, count == null ? 1L : count + 1);
                 if (count == null) {
@@ -403,8 +456,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
     }
 
     private static void remove(
-            int index, WindowSpec.Agg a, WindowAccumulators.Acc acc, Object v,
-            MapView<String, Long> distinct)
+            WindowSpec.Agg a, WindowAccumulators.Acc acc, Object v, MapView<String, Long> distinct)
             throws Exception {
         if (a.fn == WindowSpec.Fn.COUNT && a.input == null) {
             acc.n--;
@@ -429,7 +481,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
                 acc.sumSq.addSquare(d, -1.0);
                 break;
             case DISTINCT_COUNT:
-                String key = index + DISTINCT_SEP + v;
+                String key = a.name + DISTINCT_SEP + v;
                 Long count = distinct.get(key);
                 if (count == null || count <= 1) {
                     distinct.remove(key);
@@ -473,7 +525,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
                 for (int i = 0; i < s.aggs.length; i++) {
                     WindowSpec.Agg a = s.aggs[i];
                     if (a.windowIndex == wi) {
-                        remove(i, a, w.accs[i], a.inputIndex < 0 ? null : values[a.inputIndex],
+                        remove(a, w.accs[i], a.inputIndex < 0 ? null : values[a.inputIndex],
                                 distinct);
                     }
                 }
@@ -540,7 +592,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
     // ---------------------------------------------------------------- state encoding
 
     /** A buffered event: its id and input values. */
-    private static final class Event {
+    static final class Event {
         final String id;
         final Object[] values;
 
@@ -550,7 +602,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         }
     }
 
-    private static byte[] appendEvent(byte[] group, String id, Object[] values) throws IOException {
+    static byte[] appendEvent(byte[] group, String id, Object[] values) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(64);
         DataOutputStream out = new DataOutputStream(bytes);
         if (group == null) {
@@ -567,7 +619,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         return bytes.toByteArray();
     }
 
-    private static List<Event> decodeGroup(byte[] group, int inputs) throws IOException {
+    static List<Event> decodeGroup(byte[] group, int inputs) throws IOException {
         DataInputStream in = new DataInputStream(new ByteArrayInputStream(group));
         int n = in.readInt();
         List<Event> events = new ArrayList<>(n);
@@ -583,7 +635,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
     }
 
     /** The history keeps the event time and the first {@code inputs} values (not carried ones). */
-    private static byte[] encodeHistory(long ts, Object[] values, int inputs) throws IOException {
+    static byte[] encodeHistory(long ts, Object[] values, int inputs) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(32);
         DataOutputStream out = new DataOutputStream(bytes);
         out.writeLong(ts);

@@ -80,6 +80,8 @@ public final class WindowSpec implements Serializable {
     public final String eventId;
     /** Input column names ({@code in_0}, ...), in spec order. */
     public final List<String> inputs;
+    /** The SQL expression of each input (what state keeps: stable across re-numbering). */
+    public final List<String> inputExpressions;
     /**
      * Columns copied from each event to its output row unchanged (after the event id), e.g. the
      * source offset for lineage; kept with the pending event only, never in the history.
@@ -96,6 +98,7 @@ public final class WindowSpec implements Serializable {
             String key,
             String eventId,
             List<String> inputs,
+            List<String> inputExpressions,
             List<String> carry,
             Agg[] aggs,
             long[] windows,
@@ -105,6 +108,7 @@ public final class WindowSpec implements Serializable {
         this.key = key;
         this.eventId = eventId;
         this.inputs = inputs;
+        this.inputExpressions = inputExpressions;
         this.carry = carry;
         this.aggs = aggs;
         this.windows = windows;
@@ -135,8 +139,10 @@ public final class WindowSpec implements Serializable {
                             + SPEC_VERSION + " (rebuild the JVM functions jar?)");
         }
         List<String> inputs = new ArrayList<>();
+        List<String> expressions = new ArrayList<>();
         for (JsonNode in : root.path("inputs")) {
             inputs.add(text(in, "column", view));
+            expressions.add(text(in, "expression", view));
         }
         List<String> carry = new ArrayList<>();
         for (JsonNode c : root.path("carry")) {
@@ -200,6 +206,7 @@ public final class WindowSpec implements Serializable {
                 text(root, "key", view),
                 text(root, "event_id", view),
                 List.copyOf(inputs),
+                List.copyOf(expressions),
                 List.copyOf(carry),
                 aggs.toArray(new Agg[0]),
                 windows,

@@ -1,0 +1,208 @@
+package dev.featurestream.flink;
+
+import org.apache.flink.table.api.dataview.MapView;
+
+import java.io.ByteArrayInputStream;
+import java.io.DataInputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Carries one key's state from the layout it was written for to the current spec, the first time
+ * the key is touched after a restore with a changed view (a feature added, removed, renamed or
+ * reordered; inputs renumbered; carried columns changed).
+ *
+ * <p>What carries over exactly: every aggregate whose fold (function, input expression, window)
+ * existed before keeps its accumulator; a new aggregate is rebuilt from the key's event history,
+ * which holds every event within the largest earlier window: exact when its window is no longer
+ * than that and its input was kept. Otherwise it warms up (counted in {@code keysWarmingUp}):
+ * its values cover only what the history still holds until a full window has passed. The rules
+ * are mirrored by {@code featurestream check-upgrade}, which reports such changes before a
+ * deployment.
+ */
+final class WindowEvolution {
+    private WindowEvolution() {}
+
+    /** The outcome for one key. */
+    static final class Result {
+        WindowAccumulators accumulators;
+        boolean warming;
+    }
+
+    static Result evolve(
+            WindowSpec s,
+            WindowLayout now,
+            WindowLayout old,
+            byte[] oldBlob,
+            MapView<Long, byte[]> pending,
+            MapView<Long, byte[]> history,
+            MapView<String, Long> distinct)
+            throws Exception {
+        WindowAccumulators ow =
+                WindowAccumulators.decode(old.windows.length, old.aggs.size(), oldBlob);
+        int[] inputFrom = new int[now.inputs.size()];
+        for (int i = 0; i < inputFrom.length; i++) {
+            inputFrom[i] = old.inputs.indexOf(now.inputs.get(i));
+        }
+        int[] carryFrom = new int[now.carry.size()];
+        for (int i = 0; i < carryFrom.length; i++) {
+            carryFrom[i] = old.carry.indexOf(now.carry.get(i));
+        }
+        boolean hadHistory = old.windows.length > 0;
+
+        // 1. Pending events and the history in the new value order.
+        if (!old.inputs.equals(now.inputs) || !old.carry.equals(now.carry)) {
+            List<Map.Entry<Long, byte[]>> groups = new ArrayList<>();
+            for (Map.Entry<Long, byte[]> e : pending.entries()) {
+                groups.add(Map.entry(e.getKey(), e.getValue()));
+            }
+            int oldWidth = old.inputs.size() + old.carry.size();
+            for (Map.Entry<Long, byte[]> g : groups) {
+                byte[] rewritten = null;
+                for (WindowFeatures.Event e : WindowFeatures.decodeGroup(g.getValue(), oldWidth)) {
+                    Object[] values = remap(e.values, inputFrom, old.inputs.size(), carryFrom);
+                    rewritten = WindowFeatures.appendEvent(rewritten, e.id, values);
+                }
+                pending.put(g.getKey(), rewritten);
+            }
+        }
+        if (hadHistory && !old.inputs.equals(now.inputs)) {
+            for (long seq = ow.headSeq; seq < ow.nextSeq; seq++) {
+                byte[] entry = history.get(seq);
+                if (entry == null) {
+                    continue;
+                }
+                DataInputStream in = new DataInputStream(new ByteArrayInputStream(entry));
+                long ts = in.readLong();
+                Object[] values = new Object[old.inputs.size()];
+                for (int i = 0; i < values.length; i++) {
+                    values[i] = Values.read(in);
+                }
+                Object[] mapped = remap(values, inputFrom, values.length, new int[0]);
+                history.put(seq, WindowFeatures.encodeHistory(ts, mapped, mapped.length));
+            }
+        }
+        if (!s.needsHistory() && hadHistory) {
+            for (long seq = ow.headSeq; seq < ow.nextSeq; seq++) {
+                history.remove(seq);
+            }
+        }
+
+        // 2. Window starts: kept for a length that existed, found in the history for a new one.
+        WindowAccumulators nw = new WindowAccumulators(s);
+        nw.nextSeq = ow.nextSeq;
+        nw.headSeq = ow.headSeq;
+        nw.lastTs = ow.lastTs;
+        for (int wi = 0; wi < s.windows.length; wi++) {
+            int was = old.windowIndex(s.windows[wi]);
+            if (was >= 0) {
+                nw.windowStart[wi] = ow.windowStart[was];
+                continue;
+            }
+            long lower = ow.lastTs == Long.MIN_VALUE ? Long.MIN_VALUE : ow.lastTs - s.windows[wi];
+            long seq = ow.headSeq;
+            while (seq < ow.nextSeq) {
+                byte[] entry = hadHistory ? history.get(seq) : null;
+                if (entry != null && new DataInputStream(new ByteArrayInputStream(entry)).readLong()
+                        >= lower) {
+                    break;
+                }
+                seq++;
+            }
+            nw.windowStart[wi] = hadHistory ? seq : ow.nextSeq;
+        }
+
+        // 3. Accumulators: moved when the fold existed, rebuilt from the history otherwise.
+        Result result = new Result();
+        List<String> distinctKept = new ArrayList<>();
+        List<String[]> distinctRenamed = new ArrayList<>();
+        List<Integer> rebuild = new ArrayList<>();
+        for (int i = 0; i < s.aggs.length; i++) {
+            WindowSpec.Agg a = s.aggs[i];
+            WindowLayout.Signature sig = now.aggs.get(i);
+            int from = -1;
+            for (int j = 0; j < old.aggs.size(); j++) {
+                if (old.aggs.get(j).sameFold(sig)) {
+                    from = j;
+                    break;
+                }
+            }
+            if (from >= 0) {
+                nw.accs[i] = ow.accs[from];
+                if (a.fn == WindowSpec.Fn.DISTINCT_COUNT) {
+                    String was = old.aggs.get(from).name;
+                    if (was.equals(a.name)) {
+                        distinctKept.add(a.name);
+                    } else {
+                        distinctRenamed.add(new String[] {was, a.name});
+                    }
+                }
+            } else if (a.fn.windowed()) {
+                rebuild.add(i);
+                boolean inputKept = a.inputIndex < 0 || inputFrom[a.inputIndex] >= 0;
+                boolean covered =
+                        hadHistory && (a.windowMs <= old.largestWindow() || ow.headSeq == 0);
+                if (!inputKept || !covered) {
+                    result.warming = true;
+                }
+            }
+        }
+
+        // 4. Distinct-value counts: keep, rename, or drop (rebuilt ones are re-added below).
+        List<String> keys = new ArrayList<>();
+        for (String k : distinct.keys()) {
+            keys.add(k);
+        }
+        for (String k : keys) {
+            int sep = k.indexOf(WindowFeatures.DISTINCT_SEP);
+            String name = sep < 0 ? k : k.substring(0, sep);
+            if (distinctKept.contains(name)) {
+                continue;
+            }
+            Long count = distinct.get(k);
+            distinct.remove(k);
+            for (String[] pair : distinctRenamed) {
+                if (pair[0].equals(name)) {
+                    distinct.put(pair[1] + k.substring(sep), count);
+                }
+            }
+        }
+        if (!rebuild.isEmpty()) {
+            for (long seq = Math.max(ow.headSeq, 0); seq < ow.nextSeq && hadHistory; seq++) {
+                byte[] entry = history.get(seq);
+                if (entry == null) {
+                    continue;
+                }
+                DataInputStream in = new DataInputStream(new ByteArrayInputStream(entry));
+                in.readLong();
+                Object[] values = new Object[s.inputs.size()];
+                for (int v = 0; v < values.length; v++) {
+                    values[v] = Values.read(in);
+                }
+                for (int i : rebuild) {
+                    WindowSpec.Agg a = s.aggs[i];
+                    if (seq >= nw.windowStart[a.windowIndex]) {
+                        WindowFeatures.add(
+                                a, nw.accs[i], seq, a.inputIndex < 0 ? null : values[a.inputIndex],
+                                distinct);
+                    }
+                }
+            }
+        }
+        result.accumulators = nw;
+        return result;
+    }
+
+    /** Values in the new order: inputs from their old positions (null if new), then carried. */
+    private static Object[] remap(Object[] old, int[] inputFrom, int oldInputs, int[] carryFrom) {
+        Object[] values = new Object[inputFrom.length + carryFrom.length];
+        for (int i = 0; i < inputFrom.length; i++) {
+            values[i] = inputFrom[i] < 0 ? null : old[inputFrom[i]];
+        }
+        for (int i = 0; i < carryFrom.length; i++) {
+            values[inputFrom.length + i] = carryFrom[i] < 0 ? null : old[oldInputs + carryFrom[i]];
+        }
+        return values;
+    }
+}
