@@ -13,6 +13,7 @@ from pathlib import Path
 
 from common import registry, topics
 from common.config import StackConfig
+from common.features import runs
 from common.features.output_schema import output_schema_text
 from common.features.sql import FeatureJob
 from common.generate.sinks import ensure_topic
@@ -36,6 +37,8 @@ class RunOptions:
         online_store: Keep the Redis online store.
         group_id: Consumer group (default ``featurestream-<job>``).
         checkpoint_interval: Flink duration; exactly-once output is published per checkpoint.
+        allow_non_restored_state: With ``from_savepoint``: start even if some of its state
+            belongs to no operator of the job.
     """
 
     parallelism: int | None = None
@@ -47,6 +50,7 @@ class RunOptions:
     online_store: bool = True
     group_id: str | None = None
     checkpoint_interval: str = "1 s"
+    allow_non_restored_state: bool = False
 
     def job_args(self, config: StackConfig) -> list[str]:
         """Arguments for ``jobs/<job>/job.py``."""
@@ -107,14 +111,18 @@ def submit(
     on_progress(f"registering schemas and creating topics for {job.name}")
     prepare(config, job, options)
     on_progress(f"submitting {job.name} to {config.flink_rest_url}")
-    return flink_client.submit_python(
+    job_id = flink_client.submit_python(
         config,
         module=f"jobs.{job.name}.job",
         args=options.job_args(config),
         parallelism=options.parallelism,
         from_savepoint=options.from_savepoint,
+        allow_non_restored_state=options.allow_non_restored_state,
         cwd=REPO_ROOT,
     )
+    # How it was started, for the savepoint verbs (restart the same way) and listings.
+    runs.record(config, job.name, job_id, options)
+    return job_id
 
 
 def wait_finished(config: StackConfig, job_id: str, timeout_s: float = 600.0) -> float:
