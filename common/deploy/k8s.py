@@ -205,7 +205,7 @@ def _upgrade(
         old_name = f"golden:{golden.name}"
     diff = unified_diff(current, rendered, old_name, f"rendered:{release}")
     if not diff:
-        echo("\n# no changes: the operator would leave the job alone")
+        echo(f"\n# no changes against {old_name}: the operator would leave the job alone")
         return
     echo("\n# diff")
     echo(diff.rstrip("\n"))
