@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -327,3 +328,41 @@ def test_the_image_pins_the_locked_connector_jars() -> None:
     assert "ARG FLINK_VERSION=2.2.1" in text
     chart = (values.CHART_DIR / "templates" / "flinkdeployment.yaml").read_text()
     assert "flink-python-2.2.1.jar" in chart
+
+
+def test_notes_print_the_releases_savepoint_restore_and_status_commands(tmp_path: Path) -> None:
+    # helm renders NOTES.txt only on install (which needs a cluster); render the same named
+    # template through a test-only manifest in a copy of the chart.
+    chart = tmp_path / "chart"
+    shutil.copytree(values.CHART_DIR, chart)
+    (chart / "templates" / "notes-test.yaml").write_text(
+        'notes: {{ include "featurestream.notes" . | toJson }}\n'
+    )
+    command = [
+        str(render.helm()),
+        "template",
+        "featurestream-trade-features",
+        str(chart),
+        "--namespace",
+        "fs-prod",
+        "--kube-version",
+        render.KUBE_VERSION,
+        *render.values_args("trade_features", "prod"),
+        "--show-only",
+        "templates/notes-test.yaml",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    notes = yaml.safe_load(result.stdout)["notes"]
+    assert "kubectl -n fs-prod get flinkdeployment featurestream-trade-features" in notes
+    assert (
+        "featurestream savepoint trade_features --target k8s --env prod --namespace fs-prod"
+        in notes
+    )
+    assert "featurestream savepoints trade_features --target k8s --namespace fs-prod" in notes
+    assert (
+        "featurestream restore trade_features --target k8s --env prod --namespace fs-prod "
+        "--savepoint <path>" in notes
+    )
+    assert (values.CHART_DIR / "templates" / "NOTES.txt").read_text().strip() == (
+        '{{ include "featurestream.notes" . }}'
+    )

@@ -186,3 +186,67 @@ def test_run_records_round_trip(config: StackConfig) -> None:
     assert record is not None and record.run_options() == options
     assert runs.load(config, "missing") is None
     assert [r.job_id for r in runs.of_job(config, JOB.name)] == ["abc"]
+
+
+def _fake_restart(
+    config: StackConfig, monkeypatch: pytest.MonkeyPatch, stop_target: Path
+) -> list[RunOptions]:
+    """A cluster where b2 runs; stop-with-savepoint writes ``stop_target``; submit records."""
+    submitted: list[RunOptions] = []
+    _fake_rest(
+        monkeypatch,
+        {
+            ("GET", "/jobs/overview"): _overview(("b2", JOB.dashed, "RUNNING", 2)),
+            ("POST", "/jobs/b2/stop"): {"request-id": "s1"},
+            ("GET", "/jobs/b2/savepoints/s1"): {
+                "status": {"id": "COMPLETED"},
+                "operation": {"location": f"file:{stop_target}"},
+            },
+            ("GET", "/jobs/n3/checkpoints"): {
+                "latest": {"restored": {"external_path": "file:/restored/path"}}
+            },
+        },
+    )
+
+    def submit(config: StackConfig, job: Any, options: RunOptions, on_progress: Any = None) -> str:
+        submitted.append(options)
+        return "n3"
+
+    monkeypatch.setattr(local.launch, "submit", submit)
+    monkeypatch.setattr(local, "wait_running", lambda config, job_id: None)
+    monkeypatch.setattr(
+        local.flink_client, "wait_for_state", lambda config, job_id, state, timeout_s: {}
+    )
+    return submitted
+
+
+def test_upgrade_restarts_the_current_code_with_the_recorded_options(
+    config: StackConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stop_target = _state_dir(local.savepoint_dir(config, JOB) / "savepoint-b2-stop")
+    submitted = _fake_restart(config, monkeypatch, stop_target)
+    runs.record(
+        config, JOB.name, "b2", RunOptions(source_topic="pay-x", group_id="g", parallelism=2)
+    )
+    result = local.upgrade(config, JOB, parallelism=3)
+    (options,) = submitted
+    assert options.from_savepoint == f"file:{stop_target}"
+    assert (options.source_topic, options.group_id, options.parallelism) == ("pay-x", "g", 3)
+    assert result.stopped_job_id == "b2" and result.job_id == "n3"
+    assert result.restored_from == "file:/restored/path" and result.downtime_s >= 0
+    metadata = json.loads((stop_target / local.METADATA_FILE).read_text())
+    assert metadata["kind"] == "stop-with-savepoint" and metadata["run_options"]["group_id"] == "g"
+
+
+def test_restore_stops_the_running_job_and_starts_from_the_chosen_savepoint(
+    config: StackConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chosen = _state_dir(local.savepoint_dir(config, JOB) / "savepoint-old")
+    stop_target = _state_dir(local.savepoint_dir(config, JOB) / "savepoint-b2-stop")
+    submitted = _fake_restart(config, monkeypatch, stop_target)
+    runs.record(config, JOB.name, "b2", RunOptions(topic_suffix=".s"))
+    result = local.restore(config, JOB, chosen.as_uri(), allow_non_restored_state=True)
+    (options,) = submitted
+    assert options.from_savepoint == chosen.as_uri() and options.allow_non_restored_state
+    assert options.topic_suffix == ".s"
+    assert result.stop_savepoint == f"file:{stop_target}"

@@ -137,3 +137,29 @@ Arguments: dict "root" . "env" <list of env entries as YAML, or "">.
     {{- . | nindent 4 }}
 {{- end }}
 {{- end -}}
+
+{{/* The release's NOTES (a template of its own, so tests can render it without a cluster). */}}
+{{- define "featurestream.notes" -}}
+{{- $name := include "featurestream.name" . -}}
+{{- $ns := .Release.Namespace -}}
+{{- $env := .Values.environment | default "<env>" -}}
+{{ $name }}: feature job {{ .Values.job.name }} ({{ .Values.environment }}), image {{ include "featurestream.image" . }},
+upgradeMode {{ .Values.job.upgradeMode }}. State under {{ .Values.storage.baseUri }}/{{ $name }}/.
+
+Status:
+  kubectl -n {{ $ns }} get flinkdeployment {{ $name }}
+  kubectl -n {{ $ns }} describe flinkdeployment {{ $name }}
+
+Take a savepoint (a FlinkStateSnapshot; waits, prints the path):
+  featurestream savepoint {{ .Values.job.name }} --target k8s --env {{ $env }} --namespace {{ $ns }}
+
+List savepoints:
+  featurestream savepoints {{ .Values.job.name }} --target k8s --namespace {{ $ns }}
+
+Restore from a savepoint (sets initialSavepointPath, bumps savepointRedeployNonce):
+  featurestream restore {{ .Values.job.name }} --target k8s --env {{ $env }} --namespace {{ $ns }} --savepoint <path>
+
+Upgrade (any spec change: the operator stops the job with a savepoint and starts the new spec from it):
+  featurestream deploy {{ .Values.job.name }} --env {{ $env }} --namespace {{ $ns }} --dry-run
+  featurestream deploy {{ .Values.job.name }} --env {{ $env }} --namespace {{ $ns }}
+{{- end -}}
