@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import yaml
 
 from common.config import load_stack_config
 from common.deploy import checks, crd_schema, render, values
-from common.local import artifacts, tools
+from common.local import artifacts, parts, tools
 
 JOBS = render.deployable_jobs()
 ENVS = render.environments()
@@ -366,3 +367,28 @@ def test_notes_print_the_releases_savepoint_restore_and_status_commands(tmp_path
     assert (values.CHART_DIR / "templates" / "NOTES.txt").read_text().strip() == (
         '{{ include "featurestream.notes" . }}'
     )
+
+
+def test_every_flink_key_the_chart_sets_is_a_flink_2_2_option(
+    rendered: dict[tuple[str, str], str],
+) -> None:
+    # A misspelt key is silently ignored by Flink: look each one up among the option keys
+    # compiled into the bundled Flink 2.2.1 (configuration classes and the Python options).
+    home = parts.pyflink_home()
+    constants = b""
+    for jar in [*home.glob("lib/flink-dist*.jar"), *home.glob("opt/flink-python-*.jar")]:
+        with zipfile.ZipFile(jar) as archive:
+            for name in archive.namelist():
+                if name.startswith("org/apache/flink/configuration/") or name.endswith(
+                    "PythonOptions.class"
+                ):
+                    constants += archive.read(name)
+    keys = {
+        key
+        for text in rendered.values()
+        for key in _deployment(text)["spec"]["flinkConfiguration"]
+        # Operator settings and the reporter's own namespace are not Flink core options.
+        if not key.startswith(("kubernetes.operator.", "metrics.reporter.prom."))
+    }
+    assert len(keys) > 15
+    assert sorted(k for k in keys if k.encode() not in constants) == []
