@@ -27,7 +27,7 @@ from typing import Any
 from common.deploy import checks, render
 from common.deploy.render import SetValue
 from common.deploy.values import CHART_DIR
-from common.features import provenance
+from common.features import catalog, provenance
 
 Echo = Callable[[str], None]
 SNAPSHOT_TEMPLATE = "templates/flinkstatesnapshot.yaml"
@@ -298,7 +298,7 @@ def savepoint(
 
     In a dry run the snapshot and the command are printed and None is returned.
     """
-    version = provenance.code_version(job)
+    version = provenance.code_version(catalog.load_job(job))
     suffix = snapshot_name(now)
     sets: dict[str, SetValue] = {
         "snapshot.enabled": True,

@@ -188,7 +188,7 @@ def write_metadata(
         "flink_job_id": job_id,
         "kind": kind,
         "taken_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "code": provenance.code_version(job.name).as_dict(),
+        "code": provenance.code_version(job).as_dict(),
         "run_options": asdict(options) if options else None,
     }
     path.write_text(json.dumps(metadata, indent=2, sort_keys=True), encoding="utf-8")

@@ -121,7 +121,7 @@ def submit(
         cwd=REPO_ROOT,
     )
     # How it was started, for the savepoint verbs (restart the same way) and listings.
-    runs.record(config, job.name, job_id, options)
+    runs.record(config, job, job_id, options)
     return job_id
 
 

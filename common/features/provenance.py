@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from common.features.catalog import load_job
+from common.features.sql import FeatureJob
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,14 +47,14 @@ def _git(*args: str) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def code_version(job_name: str) -> CodeVersion:
-    """The current checkout's version of ``job_name``."""
+def code_version(job: FeatureJob) -> CodeVersion:
+    """The current checkout's version of ``job``."""
     commit = _git("rev-parse", "HEAD") or "unknown"
     status = _git("status", "--porcelain", "--untracked-files=no")
     return CodeVersion(
         git_commit=commit,
         git_dirty=bool(status),
-        views=tuple(v.qualified_name for v in load_job(job_name).views),
+        views=tuple(v.qualified_name for v in job.views),
     )
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from common.config import StackConfig
 from common.features import provenance
+from common.features.sql import FeatureJob
 
 if TYPE_CHECKING:
     from common.features.launch import RunOptions
@@ -51,10 +52,10 @@ def runs_dir(config: StackConfig) -> Path:
     return config.data_dir / "flink" / "runs"
 
 
-def record(config: StackConfig, job: str, job_id: str, options: RunOptions) -> RunRecord:
+def record(config: StackConfig, job: FeatureJob, job_id: str, options: RunOptions) -> RunRecord:
     """Write the record of a submitted job."""
     entry = RunRecord(
-        job=job,
+        job=job.name,
         job_id=job_id,
         options=asdict(options),
         code=provenance.code_version(job).as_dict(),

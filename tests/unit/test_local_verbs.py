@@ -135,7 +135,7 @@ def test_a_savepoint_lands_in_the_jobs_dir_with_its_metadata(
             },
         },
     )
-    runs.record(config, JOB.name, "b2", RunOptions(source_topic="payments-x", group_id="g"))
+    runs.record(config, JOB, "b2", RunOptions(source_topic="payments-x", group_id="g"))
     path, job_id = local.take_savepoint(config, JOB)
     assert (path, job_id) == (f"file:{target}", "b2")
     body = calls[1][2]
@@ -167,7 +167,7 @@ def test_listing_shows_savepoints_and_retained_checkpoints_with_versions(
     other_dir = parts.flink_dirs(config)["savepoints"]
     _state_dir(other_dir / "featurestream-trade-features" / "savepoint-bbbbbb-1")
     _state_dir(other_dir / "savepoint-cccccc-1")  # no metadata: not attributable to the job
-    runs.record(config, JOB.name, "j1", RunOptions())
+    runs.record(config, JOB, "j1", RunOptions())
     checkpoint = _state_dir(parts.flink_dirs(config)["checkpoints"] / "j1" / "chk-7", age_s=60)
     (parts.flink_dirs(config)["checkpoints"] / "j1" / "chk-8").mkdir()  # in progress: no _metadata
     states = local.list_states(config, JOB)
@@ -181,7 +181,7 @@ def test_listing_shows_savepoints_and_retained_checkpoints_with_versions(
 
 def test_run_records_round_trip(config: StackConfig) -> None:
     options = RunOptions(parallelism=2, topic_suffix=".t", allow_non_restored_state=True)
-    runs.record(config, JOB.name, "abc", options)
+    runs.record(config, JOB, "abc", options)
     record = runs.load(config, "abc")
     assert record is not None and record.run_options() == options
     assert runs.load(config, "missing") is None
@@ -225,9 +225,7 @@ def test_upgrade_restarts_the_current_code_with_the_recorded_options(
 ) -> None:
     stop_target = _state_dir(local.savepoint_dir(config, JOB) / "savepoint-b2-stop")
     submitted = _fake_restart(config, monkeypatch, stop_target)
-    runs.record(
-        config, JOB.name, "b2", RunOptions(source_topic="pay-x", group_id="g", parallelism=2)
-    )
+    runs.record(config, JOB, "b2", RunOptions(source_topic="pay-x", group_id="g", parallelism=2))
     result = local.upgrade(config, JOB, parallelism=3)
     (options,) = submitted
     assert options.from_savepoint == f"file:{stop_target}"
@@ -244,7 +242,7 @@ def test_restore_stops_the_running_job_and_starts_from_the_chosen_savepoint(
     chosen = _state_dir(local.savepoint_dir(config, JOB) / "savepoint-old")
     stop_target = _state_dir(local.savepoint_dir(config, JOB) / "savepoint-b2-stop")
     submitted = _fake_restart(config, monkeypatch, stop_target)
-    runs.record(config, JOB.name, "b2", RunOptions(topic_suffix=".s"))
+    runs.record(config, JOB, "b2", RunOptions(topic_suffix=".s"))
     result = local.restore(config, JOB, chosen.as_uri(), allow_non_restored_state=True)
     (options,) = submitted
     assert options.from_savepoint == chosen.as_uri() and options.allow_non_restored_state
