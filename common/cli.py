@@ -20,6 +20,8 @@ from common.features.sql import FeatureJob
 from common.generate.cli import generate
 from common.local import artifacts, flink_client, parts, stack
 from common.local.processes import read as read_pid
+from common.models import catalog as model_catalog
+from common.models import request_schema
 
 
 def _config() -> StackConfig:
@@ -150,9 +152,10 @@ def schemas_check() -> None:
     """Every schema parses and is BACKWARD-compatible with each committed version of itself;
     feature schemas match their views' definitions."""
     stale = output_schema.stale_schema_files(_all_views())
+    stale += request_schema.stale_schema_files(model_catalog.contracts())
     if stale:
         raise click.ClickException(
-            f"feature schemas out of date with their definitions: {', '.join(stale)}; "
+            f"generated schemas out of date with their definitions: {', '.join(stale)}; "
             "run `featurestream schemas generate` and commit the result"
         )
     try:
@@ -160,13 +163,15 @@ def schemas_check() -> None:
     except schemas.SchemaError as exc:
         raise click.ClickException(str(exc)) from exc
     for result in results:
-        click.echo(f"ok  {result.name:<28} ({result.versions_checked} earlier versions checked)")
+        click.echo(f"ok  {result.name:<36} ({result.versions_checked} earlier versions checked)")
 
 
 @schemas_group.command("generate")
 def schemas_generate() -> None:
-    """Write schemas/feature_<view>_v<N>.avsc from the feature views (commit the result)."""
+    """Write schemas/feature_<view>_v<N>.avsc and inference_request_<model>_v<N>.avsc from the
+    feature views and model contracts (commit the result)."""
     changed = output_schema.write_schema_files(_all_views())
+    changed += request_schema.write_schema_files(model_catalog.contracts())
     for path in changed:
         click.echo(f"wrote {path}")
     if not changed:
@@ -228,6 +233,12 @@ def _load_job(name: str) -> FeatureJob:
 )
 @click.option("--bounded", is_flag=True, help="Stop at the end offsets of the start moment.")
 @click.option("--no-online-store", is_flag=True, help="Leave the Redis online store out.")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="inference_requests only: serve just this model (repeatable; default all).",
+)
 @click.option("--wait", "wait_s", type=float, help="Wait this many seconds for the job to end.")
 def run(
     job_name: str,
@@ -238,11 +249,15 @@ def run(
     startup: str,
     bounded: bool,
     no_online_store: bool,
+    models: tuple[str, ...],
     wait_s: float | None,
 ) -> None:
-    """Run a feature job (jobs/<JOB>) on the local Flink cluster."""
+    """Run a job (jobs/<JOB>: a feature job or inference_requests) on the local Flink cluster."""
     config = _config()
-    job = _load_job(job_name)
+    try:
+        job = catalog.load_runnable(job_name)
+    except DefinitionError as exc:
+        raise click.ClickException(str(exc)) from exc
     options = RunOptions(
         parallelism=parallelism,
         from_savepoint=from_savepoint,
@@ -251,10 +266,11 @@ def run(
         startup=startup,
         bounded=bounded,
         online_store=not no_online_store,
+        models=models,
     )
     try:
         job_id = launch.submit(config, job, options, on_progress=click.echo)
-    except flink_client.FlinkJobError as exc:
+    except (flink_client.FlinkJobError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{job.dashed}: job {job_id}  ({config.flink_rest_url}/#/job/running/{job_id})")
     if wait_s:
@@ -272,6 +288,9 @@ def run(
     help="A .parquet file (one view) or a directory (a file per view).",
 )
 @click.option("--view", "views", multiple=True, help="Only this view, e.g. payment_card.v1.")
+@click.option(
+    "--model", "models", multiple=True, help="inference_requests: the model, e.g. payment_fraud."
+)
 @click.option("-p", "--parallelism", type=click.IntRange(min=1))
 @click.option("--keep-topics", is_flag=True, help="Keep the run's intermediate topics.")
 def offline(
@@ -279,18 +298,23 @@ def offline(
     source: str,
     output: Path,
     views: tuple[str, ...],
+    models: tuple[str, ...],
     parallelism: int | None,
     keep_topics: bool,
 ) -> None:
-    """Training rows: JOB's views over bounded history, as the stream computes them."""
-    job = _load_job(job_name)
+    """Training rows: JOB's views (or one model's requests, flattened) over bounded history,
+    exactly as the stream computes them."""
+    try:
+        job = catalog.load_runnable(job_name)
+    except DefinitionError as exc:
+        raise click.ClickException(str(exc)) from exc
     try:
         summary = run_offline(
             _config(),
             job,
             source,
             output,
-            views=list(views) or None,
+            views=list(views + models) or None,
             parallelism=parallelism,
             keep_topics=keep_topics,
             on_progress=click.echo,

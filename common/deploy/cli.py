@@ -19,16 +19,16 @@ from common.deploy import k8s, local, render
 from common.deploy.render import SetValue
 from common.features import catalog
 from common.features.definitions import DefinitionError
-from common.features.sql import FeatureJob
+from common.features.launch import Job
 from common.local import tools
 
 F = TypeVar("F", bound=Callable[..., Any])
 TARGETS = ("local", "k8s")
 
 
-def _job(name: str) -> FeatureJob:
+def _job(name: str) -> Job:
     try:
-        return catalog.load_job(name)
+        return catalog.load_runnable(name)
     except DefinitionError as exc:
         raise click.ClickException(str(exc)) from exc
 

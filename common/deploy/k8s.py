@@ -298,13 +298,12 @@ def savepoint(
 
     In a dry run the snapshot and the command are printed and None is returned.
     """
-    version = provenance.code_version(catalog.load_job(job))
+    version = provenance.code_version(catalog.load_runnable(job))
     suffix = snapshot_name(now)
     sets: dict[str, SetValue] = {
         "snapshot.enabled": True,
         "snapshot.name": suffix,
-        "snapshot.annotations.featurestream\\.dev/git-commit": version.git_commit
-        + ("-dirty" if version.git_dirty else ""),
+        "snapshot.annotations.featurestream\\.dev/code-version": version.code,
         "snapshot.annotations.featurestream\\.dev/views": " ".join(version.views),
     }
     rendered = render.template(
@@ -362,7 +361,7 @@ def snapshot_rows(job: str, items: list[dict[str, Any]]) -> list[SnapshotRow]:
             continue
         metadata = item.get("metadata", {})
         annotations = metadata.get("annotations") or {}
-        version = annotations.get("featurestream.dev/git-commit", "")[:12] or (
+        version = annotations.get("featurestream.dev/code-version") or (
             metadata.get("labels") or {}
         ).get("app.kubernetes.io/version", "-")
         views = annotations.get("featurestream.dev/views")

@@ -25,8 +25,7 @@ import httpx
 
 from common.config import StackConfig
 from common.features import launch, provenance, runs
-from common.features.launch import RunOptions
-from common.features.sql import FeatureJob
+from common.features.launch import Job, RunOptions
 from common.local import flink_client, parts
 
 METADATA_FILE = "_featurestream.json"
@@ -95,7 +94,7 @@ def _rest(config: StackConfig, method: str, path: str, body: Any = None) -> Any:
     return response.json()
 
 
-def running_jobs(config: StackConfig, job: FeatureJob) -> list[RunningJob]:
+def running_jobs(config: StackConfig, job: Job) -> list[RunningJob]:
     """The RUNNING jobs named ``featurestream-<job-with-dashes>``, newest first."""
     overview = _rest(config, "GET", "/jobs/overview").get("jobs", [])
     found = [
@@ -106,7 +105,7 @@ def running_jobs(config: StackConfig, job: FeatureJob) -> list[RunningJob]:
     return sorted(found, key=lambda j: j.start_time_ms, reverse=True)
 
 
-def find_running(config: StackConfig, job: FeatureJob, job_id: str | None = None) -> RunningJob:
+def find_running(config: StackConfig, job: Job, job_id: str | None = None) -> RunningJob:
     """The one RUNNING job of ``job`` (or the one with ``job_id``).
 
     Raises:
@@ -130,7 +129,7 @@ def find_running(config: StackConfig, job: FeatureJob, job_id: str | None = None
     return candidates[0]
 
 
-def savepoint_dir(config: StackConfig, job: FeatureJob) -> Path:
+def savepoint_dir(config: StackConfig, job: Job) -> Path:
     """Where the job's savepoints go: ``<stack savepoint dir>/featurestream-<job>``."""
     return parts.flink_dirs(config)["savepoints"] / job.dashed
 
@@ -178,7 +177,7 @@ def _await_operation(
 
 
 def write_metadata(
-    location: str, job: FeatureJob, job_id: str, kind: str, options: RunOptions | None
+    location: str, job: Job, job_id: str, kind: str, options: RunOptions | None
 ) -> Path:
     """Write ``_featurestream.json`` into the savepoint at ``location``."""
     path = check_restorable(location) / METADATA_FILE
@@ -201,7 +200,7 @@ def _options_of(config: StackConfig, job_id: str) -> RunOptions | None:
 
 
 def take_savepoint(
-    config: StackConfig, job: FeatureJob, job_id: str | None = None, timeout_s: float = 300.0
+    config: StackConfig, job: Job, job_id: str | None = None, timeout_s: float = 300.0
 ) -> tuple[str, str]:
     """A savepoint of the running job (it keeps running); (its path, the job id)."""
     running = find_running(config, job, job_id)
@@ -219,7 +218,7 @@ def take_savepoint(
 
 
 def stop_with_savepoint(
-    config: StackConfig, job: FeatureJob, job_id: str, timeout_s: float = 300.0
+    config: StackConfig, job: Job, job_id: str, timeout_s: float = 300.0
 ) -> str:
     """Stop ``job_id`` with a savepoint (no drain: timers and windows are not flushed)."""
     target = savepoint_dir(config, job)
@@ -273,21 +272,19 @@ def _metadata_of(state_dir: Path) -> dict[str, Any]:
     return data
 
 
-def _started_options(config: StackConfig, job: FeatureJob, savepoint: Path) -> RunOptions:
+def _started_options(config: StackConfig, job: Job, savepoint: Path) -> RunOptions:
     """How to start ``job`` when nothing is running: as the savepoint's job was, else as the
     job's latest recorded run, else with defaults."""
     recorded = _metadata_of(savepoint).get("run_options")
     if recorded:
-        return replace(
-            RunOptions(), **{k: v for k, v in recorded.items() if hasattr(RunOptions, k)}
-        )
+        return runs.options_from_dict(recorded)
     history = runs.of_job(config, job.name)
     return history[-1].run_options() if history else RunOptions()
 
 
 def restore(
     config: StackConfig,
-    job: FeatureJob,
+    job: Job,
     savepoint: str,
     *,
     allow_non_restored_state: bool = False,
@@ -331,7 +328,7 @@ def restore(
 
 def upgrade(
     config: StackConfig,
-    job: FeatureJob,
+    job: Job,
     *,
     parallelism: int | None = None,
     allow_non_restored_state: bool = False,
@@ -363,7 +360,7 @@ def upgrade(
 
 def _start(
     config: StackConfig,
-    job: FeatureJob,
+    job: Job,
     options: RunOptions,
     stopped: RunningJob | None,
     stop_path: str | None,
@@ -391,7 +388,7 @@ def _completed_at(state_dir: Path) -> str:
     return datetime.fromtimestamp(mtime, UTC).isoformat(timespec="seconds")
 
 
-def list_states(config: StackConfig, job: FeatureJob) -> list[SavedState]:
+def list_states(config: StackConfig, job: Job) -> list[SavedState]:
     """The job's savepoints (taken by these verbs) and retained checkpoints, oldest first."""
     found: list[SavedState] = []
     base = parts.flink_dirs(config)["savepoints"]

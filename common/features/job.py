@@ -17,26 +17,30 @@ from common.config import load_stack_config
 from common.features.sql import CompiledJob, FeatureJob, JobSettings, compile_job
 
 DEFAULT_CHECKPOINT_INTERVAL = "1 s"
+DEFAULT_WATERMARK_INTERVAL = "200 ms"
 
 
-def build_arg_parser(job: FeatureJob) -> argparse.ArgumentParser:
-    """The job's command line; defaults come from the local stack's configuration."""
+def base_arg_parser(
+    job_name: str, description: str, source_help: str, checkpoint_interval: str
+) -> argparse.ArgumentParser:
+    """The options every job driver shares; defaults come from the local stack's configuration."""
     config = load_stack_config()
-    parser = argparse.ArgumentParser(
-        prog=f"jobs.{job.name}.job",
-        description=f"Feature job {job.name}: views "
-        + ", ".join(v.qualified_name for v in job.views),
-    )
+    parser = argparse.ArgumentParser(prog=f"jobs.{job_name}.job", description=description)
     parser.add_argument("--bootstrap-servers", default=config.bootstrap_servers)
     parser.add_argument("--registry-url", default=config.registry_url)
     parser.add_argument("--redis-url", default=config.redis_url)
     parser.add_argument("--no-online-store", action="store_true", help="leave Redis out")
-    parser.add_argument("--source-topic", help=f"default: {job.source.topic}")
+    parser.add_argument("--source-topic", help=source_help)
     parser.add_argument("--topic-suffix", default="", help="appended to every output topic")
     parser.add_argument("--startup", choices=("group", "earliest", "latest"), default="group")
     parser.add_argument("--bounded", action="store_true", help="stop at today's end offsets")
-    parser.add_argument("--group-id", help=f"default: {job.dashed}")
-    parser.add_argument("--checkpoint-interval", default=DEFAULT_CHECKPOINT_INTERVAL)
+    parser.add_argument("--group-id", help=f"default: featurestream-{job_name.replace('_', '-')}")
+    parser.add_argument("--checkpoint-interval", default=checkpoint_interval)
+    parser.add_argument(
+        "--watermark-interval",
+        default=DEFAULT_WATERMARK_INTERVAL,
+        help="how often sources emit watermarks (pipeline.auto-watermark-interval)",
+    )
     parser.add_argument(
         "--wait",
         action="store_true",
@@ -44,6 +48,16 @@ def build_arg_parser(job: FeatureJob) -> argparse.ArgumentParser:
     )
     parser.add_argument("--explain", action="store_true", help="print the SQL and exit")
     return parser
+
+
+def build_arg_parser(job: FeatureJob) -> argparse.ArgumentParser:
+    """A feature job's command line."""
+    return base_arg_parser(
+        job.name,
+        f"Feature job {job.name}: views " + ", ".join(v.qualified_name for v in job.views),
+        f"default: {job.source.topic}",
+        DEFAULT_CHECKPOINT_INTERVAL,
+    )
 
 
 def settings_from_args(
@@ -88,20 +102,26 @@ def register_sink_schemas(
 
 
 def submit(
-    job: FeatureJob,
+    pipeline_name: str,
     compiled: CompiledJob,
     checkpoint_interval: str,
     wait: bool = False,
+    watermark_interval: str = DEFAULT_WATERMARK_INTERVAL,
     registry_user_info: str | None = None,
 ) -> str | None:
-    """Plan ``compiled`` in a PyFlink TableEnvironment and execute it; the job id if known."""
+    """Plan ``compiled`` in a PyFlink TableEnvironment and execute it; the job id if known.
+
+    ``pipeline_name`` is the Flink job name (``featurestream-<job>``): the CLI finds running
+    jobs by it.
+    """
     from pyflink.java_gateway import get_gateway
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     config = env.get_config()
     config.set("table.local-time-zone", "UTC")
-    config.set("pipeline.name", job.dashed)
+    config.set("pipeline.name", pipeline_name)
+    config.set("pipeline.auto-watermark-interval", watermark_interval)
     config.set("execution.checkpointing.interval", checkpoint_interval)
     config.set("execution.checkpointing.mode", "EXACTLY_ONCE")
     # A cancelled job keeps its last checkpoint: `run --from-savepoint <it>` resumes from it.
@@ -146,10 +166,11 @@ def main(job: FeatureJob, argv: Sequence[str] | None = None) -> None:
         sys.stdout.write(creds.redact(compiled.text()))
         return
     job_id = submit(
-        job,
+        job.dashed,
         compiled,
         args.checkpoint_interval,
         wait=args.wait,
+        watermark_interval=args.watermark_interval,
         registry_user_info=creds.registry_user_info,
     )
     print(f"submitted {job.dashed} as job {job_id}", flush=True)

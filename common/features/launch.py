@@ -1,7 +1,8 @@
-"""Starting a feature job on the local cluster: schemas registered, topics created, submitted.
+"""Starting a job on the local cluster: schemas registered, topics created, submitted.
 
 Used by ``featurestream run`` and ``featurestream offline`` and by the tests, so every path
-starts jobs the same way.
+starts jobs the same way. Jobs are feature jobs (``FeatureJob``) and the inference-request job
+(``InferenceJob``, which also takes ``RunOptions.models``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from common.features.output_schema import output_schema_text
 from common.features.sql import FeatureJob
 from common.generate.sinks import ensure_topic
 from common.local import flink_client
+from common.models.request_sql import InferenceJob
 from common.schemas import DEAD_LETTER_SCHEMA, schema_text
+
+Job = FeatureJob | InferenceJob
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,9 +40,11 @@ class RunOptions:
         bounded: Stop at the end offsets of the moment the job starts.
         online_store: Keep the Redis online store.
         group_id: Consumer group (default ``featurestream-<job>``).
-        checkpoint_interval: Flink duration; exactly-once output is published per checkpoint.
-        allow_non_restored_state: With ``from_savepoint``: start even if some of its state
-            belongs to no operator of the job.
+        checkpoint_interval: Flink duration; exactly-once output is published per checkpoint;
+            None takes the job's own default.
+        models: Inference job only: serve just these models (default all).
+        allow_non_restored_state: With ``from_savepoint``: skip state of removed operators.
+        extra_args: Passed to the job driver as they are (``--watermark-interval 50 ms``).
     """
 
     parallelism: int | None = None
@@ -49,8 +55,10 @@ class RunOptions:
     bounded: bool = False
     online_store: bool = True
     group_id: str | None = None
-    checkpoint_interval: str = "1 s"
+    checkpoint_interval: str | None = None
+    models: tuple[str, ...] = ()
     allow_non_restored_state: bool = False
+    extra_args: tuple[str, ...] = ()
 
     def job_args(self, config: StackConfig) -> list[str]:
         """Arguments for ``jobs/<job>/job.py``."""
@@ -65,9 +73,11 @@ class RunOptions:
             self.topic_suffix,
             "--startup",
             self.startup,
-            "--checkpoint-interval",
-            self.checkpoint_interval,
         ]
+        if self.checkpoint_interval:
+            args += ["--checkpoint-interval", self.checkpoint_interval]
+        for model in self.models:
+            args += ["--model", model]
         if self.source_topic:
             args += ["--source-topic", self.source_topic]
         if self.bounded:
@@ -76,34 +86,47 @@ class RunOptions:
             args.append("--no-online-store")
         if self.group_id:
             args += ["--group-id", self.group_id]
-        return args
+        return args + list(self.extra_args)
 
 
-def output_topics(job: FeatureJob, suffix: str = "") -> dict[str, str]:
+def output_topics(job: Job, suffix: str = "", models: tuple[str, ...] = ()) -> dict[str, str]:
     """Every output topic of ``job`` → the schema text of its values."""
+    if isinstance(job, InferenceJob):
+        return job.output_topics(job.select(models), suffix)
+    if models:
+        raise ValueError(f"{job.name} is a feature job: it has no models to choose")
     result = {topics.dead_letter_topic(job.name) + suffix: schema_text(DEAD_LETTER_SCHEMA)}
     for view in job.views:
         result[topics.feature_topic(view.name, view.version) + suffix] = output_schema_text(view)
     return result
 
 
-def prepare(config: StackConfig, job: FeatureJob, options: RunOptions) -> None:
-    """Register the source's schema and create the output topics (idempotent).
+def input_topics(job: Job, options: RunOptions) -> dict[str, str]:
+    """Every topic ``job`` reads → its schema name."""
+    if isinstance(job, InferenceJob):
+        return job.input_topics(job.select(options.models), options.source_topic)
+    return {options.source_topic or job.source.topic: job.source.schema}
+
+
+def prepare(config: StackConfig, job: Job, options: RunOptions) -> None:
+    """Register the sources' schemas and create the output topics (idempotent).
 
     The outputs' schemas are registered by the job itself before it starts
     (``common.features.job.register_sink_schemas``): an incompatible change is refused then,
     never in the middle of a run.
     """
-    registry.ensure_registered(
-        registry.client(config), options.source_topic or job.source.topic, job.source.schema
-    )
-    for topic in output_topics(job, options.topic_suffix):
+    client = registry.client(config)
+    for topic, schema in input_topics(job, options).items():
+        # A missing input topic would fail the Kafka source over and over: create it empty.
+        ensure_topic(config, topic)
+        registry.ensure_registered(client, topic, schema)
+    for topic in output_topics(job, options.topic_suffix, options.models):
         ensure_topic(config, topic)
 
 
 def submit(
     config: StackConfig,
-    job: FeatureJob,
+    job: Job,
     options: RunOptions,
     on_progress: Callable[[str], None] = lambda _: None,
 ) -> str:

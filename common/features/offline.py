@@ -3,8 +3,13 @@
 ``featurestream offline <job> --input <avro file | topic> --output <path>`` runs the very job that
 streams (same source DDL, watermarks, window function) over a bounded input on the local
 cluster, then writes each view's rows to Parquet. Rows are therefore what the stream produced
-for the same events, not a re-implementation (decision 14). An Avro container file is first
+for the same events, not a re-implementation (decision 17). An Avro container file is first
 loaded into a run-private topic so that the job reads exactly as it does in production.
+
+For ``inference_requests`` the output is one file per model of its requests, flattened to one
+column per model input (training rows with exactly the model's inputs): ``request_id``,
+``model_name``, ``model_version``, ``event_id``, ``event_time``, the entity keys, the inputs in
+contract order.
 """
 
 from __future__ import annotations
@@ -24,11 +29,20 @@ from confluent_kafka.admin import AdminClient
 
 from common import registry, serde
 from common.config import StackConfig
-from common.features.launch import RunOptions, output_topics, submit, wait_finished
+from common.features.definitions import Source
+from common.features.launch import Job, RunOptions, output_topics, submit, wait_finished
 from common.features.sql import FeatureJob, output_columns
-from common.generate.sinks import KafkaSink, ensure_topic
+from common.generate.sinks import KafkaSink, ensure_topic, topic_exists
 from common.kafka import end_offsets, read_topic
+from common.models.contract import ModelContract
+from common.models.request_sql import InferenceJob
 
+_ARROW_OF_AVRO = {
+    "long": pa.int64(),
+    "double": pa.float64(),
+    "string": pa.string(),
+    "boolean": pa.bool_(),
+}
 _ARROW = {
     "STRING NOT NULL": pa.string(),
     "TIMESTAMP(3) NOT NULL": pa.timestamp("ms", tz="UTC"),
@@ -46,23 +60,23 @@ class OfflineSummary:
 
     input_records: int = 0
     rows: dict[str, int] = field(default_factory=dict)
-    """qualified view name → rows written."""
+    """qualified view (or model) name → rows written."""
     files: dict[str, Path] = field(default_factory=dict)
     dead_letters: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
 
-def load_file(config: StackConfig, job: FeatureJob, path: Path, topic: str) -> int:
+def load_file(config: StackConfig, source: Source, path: Path, topic: str) -> int:
     """Produce the records of an Avro container file to ``topic``, Confluent-framed."""
     ensure_topic(config, topic)
-    reg = registry.ensure_registered(registry.client(config), topic, job.source.schema)
-    encoder = serde.Encoder(reg.schema_id, serde.load_schema(job.source.schema))
+    reg = registry.ensure_registered(registry.client(config), topic, source.schema)
+    encoder = serde.Encoder(reg.schema_id, serde.load_schema(source.schema))
     sink = KafkaSink(config, topic)
     count = 0
     with path.open("rb") as handle:
         for record in fastavro.reader(handle):
             assert isinstance(record, dict)
-            key = str(record.get(job.source.id_column, "")).encode()
+            key = str(record.get(source.id_column, "")).encode()
             sink.send(key, encoder.encode(record))
             count += 1
     failures = sink.close()
@@ -82,6 +96,60 @@ def parquet_schema(job: FeatureJob, qualified: str) -> pa.Schema:
     )
 
 
+def request_parquet_schema(model: ModelContract) -> pa.Schema:
+    """The Arrow schema of a model's flattened requests (training rows)."""
+    fields = [
+        pa.field("request_id", pa.string(), nullable=False),
+        pa.field("model_name", pa.string(), nullable=False),
+        pa.field("model_version", pa.int32(), nullable=False),
+        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("event_time", pa.timestamp("ms", tz="UTC"), nullable=False),
+    ]
+    fields += [pa.field(key, pa.string(), nullable=False) for key in model.entity_keys]
+    fields += [pa.field(i.name, _ARROW_OF_AVRO[i.type]) for i in model.inputs]
+    return pa.schema(fields)
+
+
+def flatten_request(request: dict[str, Any]) -> dict[str, Any]:
+    """A decoded request as a training row: ids, time, entity keys, then the inputs."""
+    row = {
+        name: request[name]
+        for name in ("request_id", "model_name", "model_version", "event_id", "event_time")
+    }
+    row.update(request["entity_keys"])
+    row.update(request["features"])
+    return row
+
+
+@dataclass(frozen=True)
+class _Output:
+    """One Parquet file of an offline run: from which topic, in which shape."""
+
+    topic: str
+    schema: pa.Schema
+    flatten: Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _outputs(job: Job, chosen: list[str], suffix: str) -> dict[str, _Output]:
+    if isinstance(job, InferenceJob):
+        return {
+            m.qualified_name: _Output(
+                m.request_topic + suffix, request_parquet_schema(m), flatten_request
+            )
+            for m in job.select(chosen)
+        }
+    return {
+        name: _Output(f"features.{name}{suffix}", parquet_schema(job, name), lambda row: row)
+        for name in chosen
+    }
+
+
+def _known(job: Job) -> list[str]:
+    if isinstance(job, InferenceJob):
+        return [m.qualified_name for m in job.models]
+    return [v.qualified_name for v in job.views]
+
+
 def write_parquet(path: Path, schema: pa.Schema, rows: list[dict[str, Any]]) -> None:
     """Rows in event-time order (ties by event id) to one Parquet file."""
     rows.sort(key=lambda r: (r["event_time"], r["event_id"]))
@@ -89,9 +157,9 @@ def write_parquet(path: Path, schema: pa.Schema, rows: list[dict[str, Any]]) -> 
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
 
 
-def output_paths(job: FeatureJob, output: Path, views: list[str]) -> dict[str, Path]:
-    """One file per view: ``output`` itself for a single view named ``*.parquet``, else
-    ``output/<view>.v<N>.parquet``."""
+def output_paths(output: Path, views: list[str]) -> dict[str, Path]:
+    """One file per view (or model): ``output`` itself for a single one named ``*.parquet``,
+    else ``output/<view>.v<N>.parquet``."""
     if len(views) == 1 and output.suffix == ".parquet":
         return {views[0]: output}
     return {v: output / f"{v}.parquet" for v in views}
@@ -99,7 +167,7 @@ def output_paths(job: FeatureJob, output: Path, views: list[str]) -> dict[str, P
 
 def run_offline(
     config: StackConfig,
-    job: FeatureJob,
+    job: Job,
     source: str,
     output: Path,
     *,
@@ -108,9 +176,21 @@ def run_offline(
     keep_topics: bool = False,
     on_progress: Callable[[str], None] = lambda _: None,
 ) -> OfflineSummary:
-    """Compute ``job``'s views over ``source`` (an Avro file or a topic) into Parquet."""
-    known = [v.qualified_name for v in job.views]
-    chosen = views or known
+    """Compute ``job``'s views (or, for the inference job, one model's requests) over
+    ``source`` (an Avro file or a topic) into Parquet.
+
+    Raises:
+        ValueError: an unknown view or model; an inference run without exactly one model.
+    """
+    known = _known(job)
+    if isinstance(job, InferenceJob):
+        chosen = [m.qualified_name for m in job.select(views or [])]
+        if len(chosen) != 1:
+            raise ValueError(f"{job.name}: name one model (--model); it serves {known}")
+        trigger = job.select(chosen)[0].trigger
+    else:
+        chosen = views or known
+        trigger = job.source
     unknown = sorted(set(chosen) - set(known))
     if unknown:
         raise ValueError(f"job {job.name} has no views {unknown}; it has {known}")
@@ -121,10 +201,14 @@ def run_offline(
     if path.is_file():
         topic = f"offline.{job.name}.{run_id}"
         on_progress(f"loading {path} into topic {topic}")
-        summary.input_records = load_file(config, job, path, topic)
+        summary.input_records = load_file(config, trigger, path, topic)
         temporary.append(topic)
+    elif "/" in source or path.suffix == ".avro":
+        raise ValueError(f"no such file: {source}")
     else:
         topic = source
+        if not topic_exists(config, topic):
+            raise ValueError(f"no topic {topic!r}: --input takes an Avro file or an existing topic")
         summary.input_records = sum(end_offsets(config, topic).values())
     suffix = f".offline-{run_id}"
     options = RunOptions(
@@ -135,8 +219,9 @@ def run_offline(
         bounded=True,
         online_store=False,
         group_id=f"featurestream-offline-{run_id}",
+        models=tuple(chosen) if isinstance(job, InferenceJob) else (),
     )
-    outputs = list(output_topics(job, suffix))
+    outputs = list(output_topics(job, suffix, options.models))
     temporary += outputs
     try:
         job_id = submit(config, job, options, on_progress)
@@ -148,18 +233,14 @@ def run_offline(
             if record.value is None:
                 continue
             summary.dead_letters[serde.decode(record.value, writer_schemas)["reason"]] += 1
-        paths = output_paths(job, output, chosen)
-        for view in job.views:
-            if view.qualified_name not in chosen:
-                continue
-            name = view.qualified_name
-            topic_name = next(t for t in outputs if t.startswith(f"features.{name}"))
+        paths = output_paths(output, chosen)
+        for name, out in _outputs(job, chosen, suffix).items():
             rows = [
-                serde.decode(r.value, writer_schemas)
-                for r in read_topic(config, topic_name)
+                out.flatten(serde.decode(r.value, writer_schemas))
+                for r in read_topic(config, out.topic)
                 if r.value is not None
             ]
-            write_parquet(paths[name], parquet_schema(job, name), rows)
+            write_parquet(paths[name], out.schema, rows)
             summary.rows[name] = len(rows)
             summary.files[name] = paths[name]
             on_progress(f"wrote {len(rows):,} rows of {name} to {paths[name]}")
@@ -170,7 +251,7 @@ def run_offline(
 
 
 def _delete_topics(config: StackConfig, names: list[str]) -> None:
-    admin = AdminClient({"bootstrap.servers": config.bootstrap_servers})
+    admin = AdminClient({"bootstrap.servers": config.bootstrap_servers, "log_level": 4})
     for future in admin.delete_topics(names, operation_timeout=30).values():
         # Cleanup is best effort: the run's result stands either way.
         with contextlib.suppress(Exception):

@@ -1,15 +1,15 @@
-"""Which code a savepoint or a run came from: the git commit and the feature view versions."""
+"""Which code a savepoint or a run came from: the code version and the state's view versions."""
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from common import version
 from common.features.sql import FeatureJob
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+if TYPE_CHECKING:
+    from common.models.request_sql import InferenceJob
 
 
 @dataclass(frozen=True)
@@ -17,13 +17,13 @@ class CodeVersion:
     """The version of a job's code.
 
     Attributes:
-        git_commit: ``git rev-parse HEAD`` of the checkout, or ``unknown`` outside git.
-        git_dirty: Uncommitted changes to tracked files at the time.
-        views: The job's views as ``<view>.v<N>``: what the state belongs to.
+        code: ``common.version.code_version()``: ``<release>+g<commit>[.dirty]`` (what jobs
+            stamp on their output too).
+        views: The job's views as ``<view>.v<N>`` (the inference job: its models as
+            ``<model>.v<N>``): what the state belongs to.
     """
 
-    git_commit: str
-    git_dirty: bool
+    code: str
     views: tuple[str, ...]
 
     def as_dict(self) -> dict[str, Any]:
@@ -32,36 +32,16 @@ class CodeVersion:
 
     @property
     def short(self) -> str:
-        """``<12-char commit>[+dirty] <view versions>``, for listings."""
-        dirty = "+dirty" if self.git_dirty else ""
-        return f"{self.git_commit[:12]}{dirty} {','.join(self.views)}"
+        """``<code version> <view versions>``, for listings."""
+        return f"{self.code} {','.join(self.views)}"
 
 
-def _git(*args: str) -> str | None:
-    try:
-        result = subprocess.run(
-            ["git", *args], capture_output=True, text=True, cwd=REPO_ROOT, timeout=10
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return result.stdout.strip() if result.returncode == 0 else None
-
-
-def code_version(job: FeatureJob) -> CodeVersion:
-    """The current checkout's version of ``job``."""
-    commit = _git("rev-parse", "HEAD") or "unknown"
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    return CodeVersion(
-        git_commit=commit,
-        git_dirty=bool(status),
-        views=tuple(v.qualified_name for v in job.views),
-    )
+def code_version(job: FeatureJob | InferenceJob) -> CodeVersion:
+    """The running checkout's (or image's) version of ``job``."""
+    parts = job.views if isinstance(job, FeatureJob) else job.models
+    return CodeVersion(code=version.code_version(), views=tuple(p.qualified_name for p in parts))
 
 
 def from_dict(data: dict[str, Any]) -> CodeVersion:
     """The inverse of ``CodeVersion.as_dict`` (missing fields read as unknown)."""
-    return CodeVersion(
-        git_commit=str(data.get("git_commit", "unknown")),
-        git_dirty=bool(data.get("git_dirty", False)),
-        views=tuple(data.get("views", ())),
-    )
+    return CodeVersion(code=str(data.get("code", "unknown")), views=tuple(data.get("views", ())))

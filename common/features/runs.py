@@ -19,6 +19,7 @@ from common.features.sql import FeatureJob
 
 if TYPE_CHECKING:
     from common.features.launch import RunOptions
+    from common.models.request_sql import InferenceJob
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,20 @@ class RunRecord:
     submitted_at: str
 
     def run_options(self) -> RunOptions:
-        """The recorded options (unknown keys from older records ignored)."""
-        from common.features.launch import RunOptions
+        """The recorded options."""
+        return options_from_dict(self.options)
 
-        known = {f.name for f in fields(RunOptions)}
-        return RunOptions(**{k: v for k, v in self.options.items() if k in known})
+
+def options_from_dict(data: dict[str, Any]) -> RunOptions:
+    """``RunOptions`` from their JSON form (unknown keys from older records ignored)."""
+    from common.features.launch import RunOptions
+
+    known = {f.name for f in fields(RunOptions)}
+    # JSON has no tuples: the tuple fields (models, extra_args) come back as lists.
+    values: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known
+    }
+    return RunOptions(**values)
 
 
 def runs_dir(config: StackConfig) -> Path:
@@ -52,7 +62,9 @@ def runs_dir(config: StackConfig) -> Path:
     return config.data_dir / "flink" / "runs"
 
 
-def record(config: StackConfig, job: FeatureJob, job_id: str, options: RunOptions) -> RunRecord:
+def record(
+    config: StackConfig, job: FeatureJob | InferenceJob, job_id: str, options: RunOptions
+) -> RunRecord:
     """Write the record of a submitted job."""
     entry = RunRecord(
         job=job.name,

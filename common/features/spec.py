@@ -58,8 +58,12 @@ def input_columns(view: FeatureView) -> list[InputColumn]:
     return list(columns.values())
 
 
-def window_spec(view: FeatureView) -> dict[str, Any]:
-    """The JSON-able spec of everything the window function computes for ``view``."""
+def window_spec(view: FeatureView, carry: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON-able spec of everything the window function computes for ``view``.
+
+    ``carry`` names input columns copied to each output row unchanged (lineage and event columns
+    for inference requests); feature jobs carry none.
+    """
     columns = {c.expression: c.column for c in input_columns(view)}
     aggregates: list[dict[str, Any]] = []
     for feature in view.features:
@@ -94,7 +98,7 @@ def window_spec(view: FeatureView) -> dict[str, Any]:
             )
         elif not isinstance(feature, Derived):
             raise TypeError(f"view {view.name!r}: no window function for {type(feature).__name__}")
-    return {
+    spec: dict[str, Any] = {
         "spec_version": SPEC_VERSION,
         "view": view.name,
         "version": view.version,
@@ -104,8 +108,11 @@ def window_spec(view: FeatureView) -> dict[str, Any]:
         "aggregates": aggregates,
         "retention_ms": int(view.state_retention.total_seconds() * 1000),
     }
+    if carry:
+        spec["carry"] = list(carry)
+    return spec
 
 
-def window_spec_json(view: FeatureView) -> str:
+def window_spec_json(view: FeatureView, carry: tuple[str, ...] = ()) -> str:
     """``window_spec`` as compact, key-sorted JSON (stable text for golden files and uids)."""
-    return json.dumps(window_spec(view), sort_keys=True, separators=(",", ":"))
+    return json.dumps(window_spec(view, carry), sort_keys=True, separators=(",", ":"))

@@ -139,7 +139,8 @@ def _interval(delta: timedelta) -> str:
     return f"INTERVAL '{days} {hours:02}:{minutes:02}:{seconds:02}.{ms:03}' DAY TO SECOND(3)"
 
 
-def _with(options: dict[str, str]) -> str:
+def with_options(options: dict[str, str]) -> str:
+    """A ``WITH (...)`` clause of connector options."""
     body = ",\n".join(f"  {quote(k)} = {quote(v)}" for k, v in options.items())
     return f"WITH (\n{body}\n)"
 
@@ -162,14 +163,70 @@ def kafka_table_options(options: dict[str, str], settings: JobSettings) -> dict[
     return merged
 
 
+@dataclass(frozen=True)
+class Names:
+    """SQL names of one pipeline (source → dead letters, views) within a job.
+
+    A job with several pipelines (the inference job: one per model) gives each a ``prefix``;
+    a feature job has one pipeline and no prefix. The prefix also keeps window-function uids
+    (which key their state in savepoints) apart.
+    """
+
+    prefix: str = ""
+
+    @property
+    def source(self) -> str:
+        """The Kafka source table."""
+        return f"{self.prefix}source_events"
+
+    @property
+    def classified(self) -> str:
+        """The source rows with their reject reason."""
+        return f"{self.prefix}classified"
+
+    @property
+    def dead_letters(self) -> str:
+        """The dead-letter sink table."""
+        return f"{self.prefix}dead_letters"
+
+    @property
+    def dashed(self) -> str:
+        """The prefix in transactional ids: ``payment-fraud-v1-`` (empty without prefix)."""
+        return self.prefix.strip("_").replace("_", "-") + "-" if self.prefix else ""
+
+    def inputs(self, view: FeatureView) -> str:
+        """The rows a view's window function reads."""
+        return f"{self.prefix}inputs_{view.name}_v{view.version}"
+
+    def features(self, view: FeatureView) -> str:
+        """A view's per-event feature rows: ``features_<view>_v<N>``."""
+        return f"{self.prefix}features_{view.name}_v{view.version}"
+
+    def function(self, view: FeatureView) -> str:
+        """A view's window function: ``fs_window_<view>_v<N>``."""
+        return f"fs_window_{self.prefix}{view.name}_v{view.version}"
+
+    def uid(self, view: FeatureView) -> str:
+        """The window function call's uid (its state in savepoints): ``<view>_v<N>``."""
+        return f"{self.prefix}{view.name}_v{view.version}"
+
+
 def function_name(view: FeatureView) -> str:
-    """The window function of a view: ``fs_window_<view>_v<N>``."""
-    return f"fs_window_{view.name}_v{view.version}"
+    """The window function of a view in a feature job: ``fs_window_<view>_v<N>``."""
+    return Names().function(view)
 
 
 def feature_table(view: FeatureView) -> str:
-    """The SQL name of a view's feature rows: ``features_<view>_v<N>``."""
-    return f"features_{view.name}_v{view.version}"
+    """The SQL name of a view's feature rows in a feature job: ``features_<view>_v<N>``."""
+    return Names().features(view)
+
+
+@dataclass(frozen=True)
+class Carried:
+    """A source expression carried through a view's window function to its feature rows."""
+
+    column: str
+    expression: str
 
 
 def output_columns(view: FeatureView) -> list[tuple[str, str]]:
@@ -185,12 +242,13 @@ def output_columns(view: FeatureView) -> list[tuple[str, str]]:
     return columns
 
 
-def _source_ddl(job: FeatureJob, settings: JobSettings) -> str:
+def source_ddl(job: FeatureJob, settings: JobSettings, names: Names = Names()) -> str:
+    """The Kafka source table of ``job`` (featurestream-avro: bad values flagged, not thrown)."""
     source = job.source
     columns = source_columns(source.schema)
-    names = [c.name for c in columns]
+    column_names = [c.name for c in columns]
     for required in (source.event_time, source.id_column, *(v.entity.key for v in job.views)):
-        if required not in names:
+        if required not in column_names:
             raise DefinitionError(
                 f"job {job.name!r}: column {required!r} is not in schema {source.schema!r}"
             )
@@ -231,12 +289,13 @@ def _source_ddl(job: FeatureJob, settings: JobSettings) -> str:
         options["scan.bounded.mode"] = "latest-offset"
     body = ",\n  ".join(lines)
     return (
-        f"CREATE TABLE `source_events` (\n  {body}\n) "
-        f"{_with(kafka_table_options(options, settings))}"
+        f"CREATE TABLE `{names.source}` (\n  {body}\n) "
+        f"{with_options(kafka_table_options(options, settings))}"
     )
 
 
-def _classified_view(job: FeatureJob) -> str:
+def classified_view(job: FeatureJob, names: Names = Names()) -> str:
+    """Every source row with its reject reason (NULL for good rows)."""
     source = job.source
     t = f"`{source.event_time}`"
     keys = list(dict.fromkeys(v.entity.key for v in job.views))
@@ -251,25 +310,28 @@ def _classified_view(job: FeatureJob) -> str:
         "  END"
     )
     return (
-        "CREATE TEMPORARY VIEW `classified` AS\n"
-        f"SELECT *, {reason} AS `reject_reason`\nFROM `source_events`"
+        f"CREATE TEMPORARY VIEW `{names.classified}` AS\n"
+        f"SELECT *, {reason} AS `reject_reason`\nFROM `{names.source}`"
     )
 
 
-def _dead_letter_ddl(job: FeatureJob, settings: JobSettings, topic: str) -> str:
+def dead_letter_ddl(
+    job: FeatureJob, settings: JobSettings, topic: str, names: Names = Names()
+) -> str:
+    """The dead-letter sink (exactly-once, ``dead_letter.avsc``)."""
     options = {
         "connector": "kafka",
         "topic": topic,
         "properties.bootstrap.servers": settings.bootstrap_servers,
         "properties.transaction.timeout.ms": "900000",
         "sink.delivery-guarantee": "exactly-once",
-        "sink.transactional-id-prefix": f"{job.dashed}-dlq",
+        "sink.transactional-id-prefix": f"{job.dashed}-{names.dashed}dlq",
         "value.format": "avro-confluent",
         "value.avro-confluent.url": settings.registry_url,
         "value.avro-confluent.schema": schema_text(DEAD_LETTER_SCHEMA),
     }
     return (
-        "CREATE TABLE `dead_letters` (\n"
+        f"CREATE TABLE `{names.dead_letters}` (\n"
         "  `source_topic` STRING NOT NULL,\n"
         "  `source_partition` INT NOT NULL,\n"
         "  `source_offset` BIGINT NOT NULL,\n"
@@ -280,11 +342,12 @@ def _dead_letter_ddl(job: FeatureJob, settings: JobSettings, topic: str) -> str:
         "  `raw_value` BYTES,\n"
         "  `source_timestamp` TIMESTAMP(3),\n"
         "  `dead_letter_time` TIMESTAMP(3) NOT NULL\n"
-        f") {_with(kafka_table_options(options, settings))}"
+        f") {with_options(kafka_table_options(options, settings))}"
     )
 
 
-def _dead_letter_insert(job: FeatureJob) -> str:
+def dead_letter_insert(job: FeatureJob, names: Names = Names()) -> str:
+    """Rejected rows, with reason and message, into the dead-letter sink (and counted)."""
     t = f"`{job.source.event_time}`"
     message = (
         "CASE `reject_reason`\n"
@@ -298,24 +361,30 @@ def _dead_letter_insert(job: FeatureJob) -> str:
         "  END"
     )
     return (
-        "INSERT INTO `dead_letters`\n"
+        f"INSERT INTO `{names.dead_letters}`\n"
         "SELECT `src_topic`, `src_partition`, `src_offset`, "
         f"{quote(job.name)}, fs_count_dead_letter(`reject_reason`), {message},\n"
         "  `raw_key`, `raw_value`, CAST(`src_timestamp` AS TIMESTAMP(3)), "
         "CAST(LOCALTIMESTAMP AS TIMESTAMP(3))\n"
-        "FROM `classified` WHERE `reject_reason` IS NOT NULL"
+        f"FROM `{names.classified}` WHERE `reject_reason` IS NOT NULL"
     )
 
 
-def _view_statements(view: FeatureView) -> list[str]:
+def view_statements(
+    view: FeatureView, names: Names = Names(), carry: tuple[Carried, ...] = ()
+) -> list[str]:
+    """The window-function input and the feature rows of ``view`` (with ``carry`` at the end)."""
     source = view.source
     key = view.entity.key
-    inputs = ", ".join(f"{c.expression} AS `{c.column}`" for c in input_columns(view))
+    inputs = ", ".join(
+        [f"{c.expression} AS `{c.column}`" for c in input_columns(view)]
+        + [f"{c.expression} AS `{c.column}`" for c in carry]
+    )
     inputs_view = (
-        f"CREATE TEMPORARY VIEW `inputs_{view.name}_v{view.version}` AS\n"
+        f"CREATE TEMPORARY VIEW `{names.inputs(view)}` AS\n"
         f"SELECT `{key}`, `{source.id_column}`, `{source.event_time}`"
         + (f", {inputs}" if inputs else "")
-        + "\nFROM `classified` WHERE `reject_reason` IS NULL"
+        + f"\nFROM `{names.classified}` WHERE `reject_reason` IS NULL"
     )
     selected = []
     for feature in view.output_features:
@@ -323,15 +392,16 @@ def _view_statements(view: FeatureView) -> list[str]:
             selected.append(f"CAST({feature.expression} AS DOUBLE) AS `{feature.name}`")
         else:
             selected.append(f"`{feature.name}`")
+    selected += [f"`{c.column}`" for c in carry]
     features_view = (
-        f"CREATE TEMPORARY VIEW `{feature_table(view)}` AS\n"
+        f"CREATE TEMPORARY VIEW `{names.features(view)}` AS\n"
         f"SELECT `{source.id_column}` AS `event_id`, `{key}`, `rowtime` AS `event_time`,\n  "
         + ",\n  ".join(selected)
         + f",\n  {quote(view.name)} AS `feature_view`, {view.version} AS `feature_view_version`\n"
-        f"FROM {function_name(view)}(\n"
-        f"  input => TABLE `inputs_{view.name}_v{view.version}` PARTITION BY `{key}`,\n"
+        f"FROM {names.function(view)}(\n"
+        f"  input => TABLE `{names.inputs(view)}` PARTITION BY `{key}`,\n"
         f"  on_time => DESCRIPTOR(`{source.event_time}`),\n"
-        f"  uid => {quote(f'{view.name}_v{view.version}')})"
+        f"  uid => {quote(names.uid(view))})"
     )
     return [inputs_view, features_view]
 
@@ -355,7 +425,7 @@ def _feature_sink_ddl(job: FeatureJob, view: FeatureView, settings: JobSettings,
     }
     return (
         f"CREATE TABLE `sink_{feature_table(view)}` (\n  {columns}\n) "
-        f"{_with(kafka_table_options(options, settings))}"
+        f"{with_options(kafka_table_options(options, settings))}"
     )
 
 
@@ -375,7 +445,7 @@ def _online_sink_ddl(view: FeatureView, redis_url: str) -> str:
         "event-time-column": "event_time",
         "ttl": f"{round(view.state_retention.total_seconds() * 1000)} ms",
     }
-    return f"CREATE TABLE `online_{feature_table(view)}` (\n  {columns}\n) {_with(options)}"
+    return f"CREATE TABLE `online_{feature_table(view)}` (\n  {columns}\n) {with_options(options)}"
 
 
 def compile_job(job: FeatureJob, settings: JobSettings) -> CompiledJob:
@@ -384,13 +454,13 @@ def compile_job(job: FeatureJob, settings: JobSettings) -> CompiledJob:
     compiled.dead_letter_topic = topics.dead_letter_topic(job.name) + settings.topic_suffix
     compiled.registry_url = settings.registry_url
     compiled.sink_schemas[compiled.dead_letter_topic] = schema_text(DEAD_LETTER_SCHEMA)
-    compiled.statements.append(_source_ddl(job, settings))
-    compiled.statements.append(_classified_view(job))
-    compiled.statements.append(_dead_letter_ddl(job, settings, compiled.dead_letter_topic))
-    compiled.inserts.append(_dead_letter_insert(job))
+    compiled.statements.append(source_ddl(job, settings))
+    compiled.statements.append(classified_view(job))
+    compiled.statements.append(dead_letter_ddl(job, settings, compiled.dead_letter_topic))
+    compiled.inserts.append(dead_letter_insert(job))
     for view in job.views:
         compiled.window_functions[function_name(view)] = window_spec_json(view)
-        compiled.statements += _view_statements(view)
+        compiled.statements += view_statements(view)
         topic = topics.feature_topic(view.name, view.version) + settings.topic_suffix
         compiled.feature_topics[view.qualified_name] = topic
         compiled.sink_schemas[topic] = output_schema_text(view)

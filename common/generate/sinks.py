@@ -39,13 +39,23 @@ FULL_QUEUE_WAIT_S = 0.05
 TOPIC_TIMEOUT_S = 30.0
 
 
+def _admin(config: StackConfig) -> AdminClient:
+    # log_level 4 (warnings): librdkafka's info line about purging its queue on close is noise.
+    return AdminClient({"bootstrap.servers": config.bootstrap_servers, "log_level": 4})
+
+
+def topic_exists(config: StackConfig, topic: str) -> bool:
+    """Whether ``topic`` exists (without auto-creating it)."""
+    return topic in _admin(config).list_topics(timeout=TOPIC_TIMEOUT_S).topics
+
+
 def ensure_topic(config: StackConfig, topic: str) -> bool:
     """Create ``topic`` with ``config.kafka_partitions`` partitions unless it exists.
 
     Returns:
         Whether the topic was created.
     """
-    admin = AdminClient({"bootstrap.servers": config.bootstrap_servers})
+    admin = _admin(config)
     # All topics rather than ``topic=``: asking for one topic by name can auto-create it with the
     # broker's default partition count.
     existing = admin.list_topics(timeout=TOPIC_TIMEOUT_S).topics

@@ -176,7 +176,7 @@ def test_savepoint_dry_run_prints_the_snapshot_and_the_kubectl_commands() -> Non
     assert snapshot["spec"]["jobReference"]["name"] == "featurestream-payment-features"
     annotations = snapshot["metadata"]["annotations"]
     assert annotations["featurestream.dev/views"] == "payment_card.v1 payment_merchant.v1"
-    assert len(annotations["featurestream.dev/git-commit"]) >= 7
+    assert annotations["featurestream.dev/code-version"].startswith("0.1.0")
 
 
 @pytest.mark.usefixtures("no_cluster")
@@ -196,7 +196,7 @@ def test_snapshot_rows_pick_the_jobs_snapshots_oldest_first() -> None:
         return {
             "metadata": {
                 "name": name,
-                "annotations": {"featurestream.dev/git-commit": "0123456789abcdef"},
+                "annotations": {"featurestream.dev/code-version": "0.1.0+g0123456789ab"},
             },
             "spec": {"jobReference": {"kind": "FlinkDeployment", "name": job}},
             "status": {"state": state, "path": f"s3://b/{name}", "resultTimestamp": when},
@@ -211,8 +211,8 @@ def test_snapshot_rows_pick_the_jobs_snapshots_oldest_first() -> None:
         ],
     )
     assert [(r.name, r.state, r.version) for r in rows] == [
-        ("a", "FAILED", "0123456789ab"),
-        ("b", "COMPLETED", "0123456789ab"),
+        ("a", "FAILED", "0.1.0+g0123456789ab"),
+        ("b", "COMPLETED", "0.1.0+g0123456789ab"),
     ]
 
 

@@ -38,8 +38,9 @@ import java.util.Optional;
  * still know the spec.
  *
  * <p>SQL: {@code SELECT * FROM fs_window_<view>_v<N>(input => TABLE t PARTITION BY key,
- * on_time => DESCRIPTOR(event_time), uid => '<view>_v<N>')}. Output: the key, the event id, one
- * column per aggregate (types derived from the spec and the input columns), then the event time.
+ * on_time => DESCRIPTOR(event_time), uid => '<view>_v<N>')}. Output: the key, the event id, the
+ * spec's carried columns, one column per aggregate (types derived from the spec and the input
+ * columns), then the event time.
  *
  * <p>Semantics (exact, independent of arrival order): for an event at time {@code t}, a window
  * {@code w} covers the key's events with {@code t - w <= t' <= t}, same-time peers included.
@@ -124,6 +125,15 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
                     "view " + s.view + ": the input table has no event id column " + s.eventId);
         }
         fields.add(DataTypes.FIELD(s.eventId, DataTypes.STRING()));
+        for (String c : s.carry) {
+            int pos = names.indexOf(c);
+            if (pos < 0) {
+                throw new ValidationException(
+                        "view " + s.view + ": carried column " + c + " missing from the input table "
+                                + names);
+            }
+            fields.add(DataTypes.FIELD(c, carryType(s, c, types.get(pos).getLogicalType())));
+        }
         for (WindowSpec.Agg a : s.aggs) {
             LogicalType in = null;
             if (a.input != null) {
@@ -163,6 +173,25 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             default:
                 throw new IllegalStateException("unhandled " + a.fn);
         }
+    }
+
+    /** A carried column comes out as its canonical type (integers as BIGINT, floats as DOUBLE). */
+    private static DataType carryType(WindowSpec s, String column, LogicalType in) {
+        if (in.is(LogicalTypeFamily.INTEGER_NUMERIC)) {
+            return DataTypes.BIGINT();
+        }
+        if (in.is(LogicalTypeRoot.DOUBLE) || in.is(LogicalTypeRoot.FLOAT)) {
+            return DataTypes.DOUBLE();
+        }
+        if (in.is(LogicalTypeFamily.CHARACTER_STRING)) {
+            return DataTypes.STRING();
+        }
+        if (in.is(LogicalTypeRoot.BOOLEAN)) {
+            return DataTypes.BOOLEAN();
+        }
+        throw new ValidationException(
+                "view " + s.view + ": carried column " + column + " is " + in
+                        + " (BIGINT/INT, DOUBLE, STRING or BOOLEAN; cast it before the call)");
     }
 
     /** True for integer inputs, false for floating ones; anything else is refused. */
@@ -214,9 +243,13 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         TimeContext<Long> time = ctx.timeContext(Long.class);
         long t = time.time();
         Object id = input.getField(s.eventId);
-        Object[] values = new Object[s.inputs.size()];
-        for (int i = 0; i < values.length; i++) {
+        int width = s.inputs.size();
+        Object[] values = new Object[width + s.carry.size()];
+        for (int i = 0; i < width; i++) {
             values[i] = Values.canonical(input.getField(s.inputs.get(i)));
+        }
+        for (int i = 0; i < s.carry.size(); i++) {
+            values[width + i] = Values.canonical(input.getField(s.carry.get(i)));
         }
         byte[] group = pending.get(t);
         pending.put(t, appendEvent(group, id == null ? "" : id.toString(), values));
@@ -249,7 +282,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             return;
         }
         pending.remove(t);
-        List<Event> events = decodeGroup(group, s.inputs.size());
+        List<Event> events = decodeGroup(group, s.inputs.size() + s.carry.size());
         events.sort(Comparator.comparing(e -> e.id));
 
         WindowAccumulators w = WindowAccumulators.decode(s, acc.data);
@@ -274,7 +307,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         for (Event e : events) {
             long seq = w.nextSeq++;
             if (s.needsHistory()) {
-                history.put(seq, encodeHistory(t, e.values));
+                history.put(seq, encodeHistory(t, e.values, s.inputs.size()));
             }
             for (int i = 0; i < s.aggs.length; i++) {
                 WindowSpec.Agg a = s.aggs[i];
@@ -290,16 +323,19 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
 
         Event newest = events.get(events.size() - 1);
         for (Event e : events) {
-            Object[] row = new Object[1 + s.aggs.length];
+            int carried = s.carry.size();
+            Object[] row = new Object[1 + carried + s.aggs.length];
             row[0] = e.id;
+            System.arraycopy(e.values, s.inputs.size(), row, 1, carried);
+            int first = 1 + carried;
             for (int i = 0; i < s.aggs.length; i++) {
                 WindowSpec.Agg a = s.aggs[i];
                 if (a.fn == WindowSpec.Fn.LAST) {
-                    row[1 + i] = newest.values[a.inputIndex];
+                    row[first + i] = newest.values[a.inputIndex];
                 } else if (a.fn == WindowSpec.Fn.SECONDS_SINCE_PREV) {
-                    row[1 + i] = sincePrev;
+                    row[first + i] = sincePrev;
                 } else {
-                    row[1 + i] = output(a, w.accs[i]);
+                    row[first + i] = output(a, w.accs[i]);
                 }
             }
             collect(Row.of(row));
@@ -546,12 +582,13 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         return events;
     }
 
-    private static byte[] encodeHistory(long ts, Object[] values) throws IOException {
+    /** The history keeps the event time and the first {@code inputs} values (not carried ones). */
+    private static byte[] encodeHistory(long ts, Object[] values, int inputs) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(32);
         DataOutputStream out = new DataOutputStream(bytes);
         out.writeLong(ts);
-        for (Object v : values) {
-            Values.write(out, v);
+        for (int i = 0; i < inputs; i++) {
+            Values.write(out, values[i]);
         }
         out.flush();
         return bytes.toByteArray();

@@ -80,6 +80,11 @@ public final class WindowSpec implements Serializable {
     public final String eventId;
     /** Input column names ({@code in_0}, ...), in spec order. */
     public final List<String> inputs;
+    /**
+     * Columns copied from each event to its output row unchanged (after the event id), e.g. the
+     * source offset for lineage; kept with the pending event only, never in the history.
+     */
+    public final List<String> carry;
     public final Agg[] aggs;
     /** Distinct window lengths in ms, shortest first. */
     public final long[] windows;
@@ -91,6 +96,7 @@ public final class WindowSpec implements Serializable {
             String key,
             String eventId,
             List<String> inputs,
+            List<String> carry,
             Agg[] aggs,
             long[] windows,
             long retentionMs) {
@@ -99,6 +105,7 @@ public final class WindowSpec implements Serializable {
         this.key = key;
         this.eventId = eventId;
         this.inputs = inputs;
+        this.carry = carry;
         this.aggs = aggs;
         this.windows = windows;
         this.retentionMs = retentionMs;
@@ -130,6 +137,14 @@ public final class WindowSpec implements Serializable {
         List<String> inputs = new ArrayList<>();
         for (JsonNode in : root.path("inputs")) {
             inputs.add(text(in, "column", view));
+        }
+        List<String> carry = new ArrayList<>();
+        for (JsonNode c : root.path("carry")) {
+            if (!c.isTextual() || c.asText().isEmpty() || carry.contains(c.asText())) {
+                throw new IllegalArgumentException(
+                        "view " + view + ": carry columns must be distinct names, got " + c);
+            }
+            carry.add(c.asText());
         }
         TreeSet<Long> windowSet = new TreeSet<>();
         for (JsonNode a : root.path("aggregates")) {
@@ -185,6 +200,7 @@ public final class WindowSpec implements Serializable {
                 text(root, "key", view),
                 text(root, "event_id", view),
                 List.copyOf(inputs),
+                List.copyOf(carry),
                 aggs.toArray(new Agg[0]),
                 windows,
                 retention);

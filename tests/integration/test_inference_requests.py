@@ -1,0 +1,178 @@
+"""The inference_requests job on the real stack: one request per valid payment, features exactly
+the views' values for the event, lineage that points at the source record, the same requests
+(ids included) when the same events are replayed offline, and contracts checked against the
+registry before a job starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from common import registry, serde
+from common.config import StackConfig
+from common.features.catalog import load_runnable
+from common.features.launch import RunOptions, submit, wait_finished
+from common.features.offline import flatten_request, run_offline
+from common.generate.malformed import MalformedKind
+from common.generate.runner import produce
+from common.kafka import read_topic
+from common.models import ContractError, Input
+from common.models.registered import check_registered
+from common.models.request_schema import request_id
+from jobs.inference_requests.models import PAYMENT_FRAUD
+from tests.feature_reference import reference_rows
+from tests.integration.feature_checks import by_id, decoded_events, read_values, values_equal
+
+pytestmark = pytest.mark.integration
+
+START = datetime(2026, 6, 1, tzinfo=UTC)
+COUNT = 5_000
+
+
+def _source_positions(config: StackConfig, topic: str) -> dict[str, tuple[int, int]]:
+    """Event id → (partition, offset) of its record in the source topic."""
+    writers = registry.writer_schemas(registry.client(config))
+    positions = {}
+    for record in read_topic(config, topic):
+        try:
+            event = serde.decode(record.value or b"", writers)
+        except serde.DecodeError:
+            continue
+        positions[event["payment_id"]] = (record.partition, record.offset)
+    return positions
+
+
+def _assert_requests_are_the_views_values(
+    requests: list[dict[str, Any]], events: list[dict[str, Any]]
+) -> None:
+    expected = {v.name: by_id(reference_rows(v, events)) for v in PAYMENT_FRAUD.views}
+    by_event = {e["payment_id"]: e for e in events}
+    problems = []
+    for request in requests:
+        event_id = request["event_id"]
+        for item in PAYMENT_FRAUD.inputs:
+            if item.source_name == "event":
+                want = by_event[event_id][item.name]
+            else:
+                want = expected[item.source_name][event_id][item.name]
+            got = request["features"][item.name]
+            if not values_equal(got, want):
+                problems.append(f"{event_id} {item.ref}: {got!r} != {want!r}")
+        for view in PAYMENT_FRAUD.views:
+            key = view.entity.key
+            if request["entity_keys"][key] != by_event[event_id][key]:
+                problems.append(f"{event_id}: entity key {key}")
+    assert not problems, f"{len(problems)} mismatches, e.g. {problems[:5]}"
+
+
+def test_one_request_per_payment_equal_to_the_views_and_to_offline(
+    stack_config: StackConfig, unique_topic, tmp_path: Path
+) -> None:
+    config = stack_config
+    job = load_runnable("inference_requests")
+    source = unique_topic("payments")
+    suffix = "." + unique_topic("req")
+    summary = produce(
+        "payments", config, count=COUNT, seed=41, start=START, disorder_ms=4_000, bad_pct=2,
+        topic=source,
+    )  # fmt: skip
+    assert summary.ok and summary.bad_total > 50
+    options = RunOptions(
+        parallelism=2,
+        source_topic=source,
+        topic_suffix=suffix,
+        startup="earliest",
+        bounded=True,
+        group_id=f"test{suffix}",
+        models=("payment_fraud",),
+    )
+    wait_finished(config, submit(config, job, options), timeout_s=300)
+
+    events = decoded_events(config, source)
+    assert len(events) == COUNT - summary.bad_total
+    requests = read_values(config, f"{PAYMENT_FRAUD.request_topic}{suffix}")
+    # Exactly one request per valid payment, with the deterministic id.
+    assert sorted(r["event_id"] for r in requests) == sorted(e["payment_id"] for e in events)
+    for r in requests:
+        assert r["request_id"] == request_id("payment_fraud", 1, r["event_id"])
+        assert (r["model_name"], r["model_version"]) == ("payment_fraud", 1)
+        assert r["event_time"] == r["feature_times"]["payment_card_v1"]
+        assert r["event_time"] == r["feature_times"]["payment_merchant_v1"]
+    _assert_requests_are_the_views_values(requests, events)
+
+    # Lineage points at the very record the request came from.
+    positions = _source_positions(config, source)
+    for r in requests:
+        lineage = r["lineage"]
+        assert lineage["source_topic"] == source
+        assert (lineage["source_partition"], lineage["source_offset"]) == positions[r["event_id"]]
+        assert lineage["feature_views"] == ["payment_card.v1", "payment_merchant.v1"]
+        assert lineage["job"] == "inference_requests" and lineage["job_version"]
+
+    # Every input record: a request or a dead letter with its reason.
+    letters = read_values(config, f"dlq.inference_requests{suffix}")
+    expected: Counter[str] = Counter()
+    for kind, count in summary.bad.items():
+        expected[MalformedKind(kind).expected_reason] += count
+    assert Counter(letter["reason"] for letter in letters) == expected
+    assert len(requests) + len(letters) == COUNT
+
+    # The same events replayed offline (parallelism 1): the same requests, ids included.
+    offline = run_offline(
+        config, job, source, tmp_path / "requests.parquet", views=["payment_fraud"], parallelism=1
+    )
+    rows = pq.read_table(offline.files["payment_fraud.v1"]).to_pylist()
+    assert offline.rows == {"payment_fraud.v1": len(requests)}
+    streamed = {r["request_id"]: flatten_request(r) for r in requests}
+    assert {r["request_id"] for r in rows} == set(streamed)
+    for row in rows:
+        want = streamed[row["request_id"]]
+        assert set(row) == set(want)
+        for column, value in row.items():
+            assert values_equal(value, want[column]), (column, row)
+
+
+def test_contract_checked_against_the_registry_before_start(
+    stack_config: StackConfig, unique_topic
+) -> None:
+    client = registry.client(stack_config)
+    # The real feature schemas registered: the contract passes.
+    subprocess.run(
+        [sys.executable, "-m", "common.cli", "schemas", "register", "--job", "payment_features"],
+        check=True,
+        capture_output=True,
+    )
+    check_registered(PAYMENT_FRAUD, client)
+
+    # A view whose registered schema types a feature differently fails, naming it.
+    card, merchant = PAYMENT_FRAUD.views
+    renamed = dataclasses.replace(card, name=unique_topic("card").replace("-", "_"))
+    contract = dataclasses.replace(
+        PAYMENT_FRAUD,
+        views=(renamed, merchant),
+        inputs=tuple(
+            Input(i.ref.replace("payment_card.", f"{renamed.name}."), i.type)
+            for i in PAYMENT_FRAUD.inputs
+        ),
+    )
+    with pytest.raises(ContractError, match=f"feature view {renamed.name}.v1: no schema under"):
+        check_registered(contract, client)
+    schema = json.loads(Path("schemas/feature_payment_card_v1.avsc").read_text())
+    for field in schema["fields"]:
+        if field["name"] == "card_txn_count_10m":
+            field["type"] = ["null", "double"]
+    registry.ensure_registered_text(client, f"features.{renamed.name}.v1", json.dumps(schema))
+    with pytest.raises(
+        ContractError, match="card_txn_count_10m: registered as double, the contract expects long"
+    ):
+        check_registered(contract, client)
