@@ -392,3 +392,20 @@ def test_every_flink_key_the_chart_sets_is_a_flink_2_2_option(
     }
     assert len(keys) > 15
     assert sorted(k for k in keys if k.encode() not in constants) == []
+
+
+@pytest.mark.parametrize(
+    ("kafka", "complaint"),
+    [
+        ({"securityProtocol": "SASL_SSL"}, "go together"),
+        ({"saslMechanism": "PLAIN"}, "go together"),
+        ({"securityProtocol": "SASL_SSL", "saslMechanism": "PLAIN"}, "credentialsSecret.name"),
+        ({"bootstrapServers": "user:pw@kafka:9093"}, "bootstrapServers"),
+    ],
+)
+def test_the_model_refuses_what_the_templates_refuse(kafka: dict[str, str], complaint: str) -> None:
+    layer: dict[str, Any] = {"bootstrapServers": "kafka:9093", **kafka}
+    with pytest.raises(ValueError, match=re.escape(complaint)):
+        values.Kafka.model_validate(layer)
+    with pytest.raises(ValueError, match="kubernetes.namespace"):
+        values.ChartValues.model_validate({"flinkConfiguration": {"kubernetes.namespace": "x"}})
