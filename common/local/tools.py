@@ -4,7 +4,7 @@
 ``<cache_dir>/tools/<name>/<version>/`` (``GOBIN``), outside git, and skips a tool already built
 at its pinned version. Versions and module hashes are pinned here, in ``TOOLS``, and nowhere else.
 
-The checksum database (``sum.golang.org``) is not reachable from every machine that builds
+The Go checksum database is not reachable from every machine that builds
 featurestream, so the build runs with ``GOSUMDB=off`` and checks the tool's own module against the
 ``h1:`` hash pinned below (what the checksum database would have checked); its dependencies are
 verified by Go against the tool's own ``go.sum`` as always (decision 30).
@@ -92,7 +92,7 @@ def _go() -> str:
     if go is None:
         raise ToolError(
             f"Go {'.'.join(map(str, GO_MIN_VERSION))}+ is needed to build helm and kubeconform "
-            "and no `go` was found on PATH (https://go.dev/doc/install)"
+            "and no `go` was found on PATH"
         )
     out = subprocess.run([go, "version"], capture_output=True, text=True).stdout
     match = re.search(r"go(\d+)\.(\d+)", out)

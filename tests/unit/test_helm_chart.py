@@ -407,5 +407,5 @@ def test_the_model_refuses_what_the_templates_refuse(kafka: dict[str, str], comp
     layer: dict[str, Any] = {"bootstrapServers": "kafka:9093", **kafka}
     with pytest.raises(ValueError, match=re.escape(complaint)):
         values.Kafka.model_validate(layer)
-    with pytest.raises(ValueError, match="kubernetes.namespace"):
+    with pytest.raises(ValueError, match=r"kubernetes\.namespace"):
         values.ChartValues.model_validate({"flinkConfiguration": {"kubernetes.namespace": "x"}})
