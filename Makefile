@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 FS := $(BIN)/featurestream
 
 .DEFAULT_GOAL := help
-.PHONY: help setup venv demo test test-unit test-integration lint up down status logs lock clean
+.PHONY: help setup venv demo test test-unit test-integration lint golden up down status logs lock clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -25,8 +25,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## Create the virtualenv with pinned dependencies.
 
-setup: venv  ## venv + pinned jars/distributions + Redis: all a fresh machine needs.
-	@echo "==> fetching pinned artifacts, checking Java and Redis"
+setup: venv  ## venv + pinned jars, Redis, helm + kubeconform (go install): all a fresh machine needs.
+	@echo "==> fetching pinned artifacts, checking Java and Redis, building helm and kubeconform"
 	@$(FS) local setup
 
 demo: setup  ## Bring up the local stack and run the pipeline on generated events.
@@ -46,6 +46,9 @@ lint: venv  ## ruff, mypy, and the schema compatibility gate.
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
 	@$(FS) schemas check
+
+golden: venv  ## Regenerate the chart's values.schema.json and rendered goldens (deploy/helm/golden).
+	@$(FS) render --update-golden
 
 up: setup  ## Start the local stack (idempotent).
 	@$(FS) local up

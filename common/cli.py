@@ -11,6 +11,7 @@ import click
 
 from common import registry, schemas, topics
 from common.config import StackConfig, load_stack_config
+from common.deploy.cli import COMMANDS as DEPLOY_COMMANDS
 from common.features import catalog, launch, output_schema
 from common.features.definitions import DefinitionError, FeatureView
 from common.features.launch import RunOptions
@@ -202,6 +203,9 @@ def schemas_register(jobs: tuple[str, ...]) -> None:
 
 
 main.add_command(generate)
+# deploy, render, savepoint, savepoints, restore, upgrade (common/deploy/cli.py)
+for _command in DEPLOY_COMMANDS:
+    main.add_command(_command)
 
 
 # --- feature jobs --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from common import registry
+from common import credentials, registry
 from common.config import load_stack_config
 from common.features.sql import CompiledJob, FeatureJob, JobSettings, compile_job
 
@@ -61,8 +61,11 @@ def build_arg_parser(job: FeatureJob) -> argparse.ArgumentParser:
     )
 
 
-def settings_from_args(args: argparse.Namespace) -> JobSettings:
-    """JobSettings from parsed arguments."""
+def settings_from_args(
+    args: argparse.Namespace, creds: credentials.Credentials | None = None
+) -> JobSettings:
+    """JobSettings from parsed arguments and the credentials of the environment."""
+    creds = creds or credentials.Credentials()
     return JobSettings(
         bootstrap_servers=args.bootstrap_servers,
         registry_url=args.registry_url,
@@ -72,10 +75,14 @@ def settings_from_args(args: argparse.Namespace) -> JobSettings:
         startup=args.startup,
         bounded=args.bounded,
         group_id=args.group_id,
+        kafka_properties=creds.kafka_properties,
+        registry_user_info=creds.registry_user_info,
     )
 
 
-def register_sink_schemas(compiled: CompiledJob, jvm: Any) -> None:
+def register_sink_schemas(
+    compiled: CompiledJob, jvm: Any, registry_user_info: str | None = None
+) -> None:
     """Register each sink's schema exactly as Flink's avro-confluent serializer will.
 
     The serializer registers ``Schema.toString()`` of the schema it is given when it writes its
@@ -86,7 +93,10 @@ def register_sink_schemas(compiled: CompiledJob, jvm: Any) -> None:
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
     parser_class = jvm.org.apache.flink.avro.shaded.org.apache.avro.Schema.Parser
-    client = SchemaRegistryClient({"url": compiled.registry_url})
+    conf = {"url": compiled.registry_url}
+    if registry_user_info:
+        conf["basic.auth.user.info"] = registry_user_info
+    client = SchemaRegistryClient(conf)
     for topic, text in compiled.sink_schemas.items():
         canonical = str(parser_class().parse(text).toString())
         registry.ensure_registered_text(client, topic, canonical)
@@ -98,6 +108,7 @@ def submit(
     checkpoint_interval: str,
     wait: bool = False,
     watermark_interval: str = DEFAULT_WATERMARK_INTERVAL,
+    registry_user_info: str | None = None,
 ) -> str | None:
     """Plan ``compiled`` in a PyFlink TableEnvironment and execute it; the job id if known.
 
@@ -128,7 +139,7 @@ def submit(
         "AS 'dev.featurestream.flink.CountDeadLetter' LANGUAGE JAVA"
     )
     jvm = get_gateway().jvm
-    register_sink_schemas(compiled, jvm)
+    register_sink_schemas(compiled, jvm, registry_user_info)
     # A function instance carrying its spec can only be registered through the Java API.
     j_env = env._j_tenv
     for name, spec in compiled.window_functions.items():
@@ -149,9 +160,14 @@ def submit(
 def main(job: FeatureJob, argv: Sequence[str] | None = None) -> None:
     """Command-line entry point of a feature job module."""
     args = build_arg_parser(job).parse_args(argv)
-    compiled = compile_job(job, settings_from_args(args))
+    try:
+        creds = credentials.from_env()
+    except credentials.CredentialsError as exc:
+        sys.exit(f"{job.name}: {exc}")
+    compiled = compile_job(job, settings_from_args(args, creds))
     if args.explain:
-        sys.stdout.write(compiled.text())
+        # The SQL carries the credentials; what is printed never does.
+        sys.stdout.write(creds.redact(compiled.text()))
         return
     job_id = submit(
         job.dashed,
@@ -159,5 +175,6 @@ def main(job: FeatureJob, argv: Sequence[str] | None = None) -> None:
         args.checkpoint_interval,
         wait=args.wait,
         watermark_interval=args.watermark_interval,
+        registry_user_info=creds.registry_user_info,
     )
     print(f"submitted {job.dashed} as job {job_id}", flush=True)

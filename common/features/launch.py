@@ -14,6 +14,7 @@ from pathlib import Path
 
 from common import registry, topics
 from common.config import StackConfig
+from common.features import runs
 from common.features.output_schema import output_schema_text
 from common.features.sql import FeatureJob
 from common.generate.sinks import ensure_topic
@@ -135,7 +136,7 @@ def submit(
     on_progress(f"registering schemas and creating topics for {job.name}")
     prepare(config, job, options)
     on_progress(f"submitting {job.name} to {config.flink_rest_url}")
-    return flink_client.submit_python(
+    job_id = flink_client.submit_python(
         config,
         module=options.module or f"jobs.{job.name}.job",
         args=options.job_args(config),
@@ -144,6 +145,9 @@ def submit(
         allow_non_restored_state=options.allow_non_restored_state,
         cwd=REPO_ROOT,
     )
+    # How it was started, for the savepoint verbs (restart the same way) and listings.
+    runs.record(config, job, job_id, options)
+    return job_id
 
 
 def wait_finished(config: StackConfig, job_id: str, timeout_s: float = 600.0) -> float:

@@ -83,6 +83,9 @@ class JobSettings:
         startup: ``earliest``, ``latest`` or ``group`` (committed offsets, else earliest).
         bounded: Stop at the offsets that are the latest when the job starts.
         group_id: Consumer group; default ``featurestream-<job>``.
+        kafka_properties: Extra Kafka client properties for every Kafka table (SASL, TLS),
+            without the ``properties.`` prefix; see ``common.credentials``.
+        registry_user_info: ``<user>:<password>`` for the registry's basic auth, or None.
     """
 
     bootstrap_servers: str
@@ -93,6 +96,8 @@ class JobSettings:
     startup: str = "group"
     bounded: bool = False
     group_id: str | None = None
+    kafka_properties: dict[str, str] = field(default_factory=dict)
+    registry_user_info: str | None = None
 
 
 @dataclass
@@ -138,6 +143,24 @@ def with_options(options: dict[str, str]) -> str:
     """A ``WITH (...)`` clause of connector options."""
     body = ",\n".join(f"  {quote(k)} = {quote(v)}" for k, v in options.items())
     return f"WITH (\n{body}\n)"
+
+
+def kafka_table_options(options: dict[str, str], settings: JobSettings) -> dict[str, str]:
+    """A Kafka table's WITH options plus the deployment's client properties and registry auth.
+
+    Every Kafka table goes through here, so credentials reach the source and all sinks alike.
+    The option keys are the ones Flink masks in its logs and errors (``jaas.config``,
+    ``basic-auth``).
+    """
+    merged = dict(options)
+    for key, value in settings.kafka_properties.items():
+        merged[f"properties.{key}"] = value
+    if settings.registry_user_info:
+        value_format = options["value.format"]
+        if value_format == "avro-confluent":
+            merged["value.avro-confluent.basic-auth.credentials-source"] = "USER_INFO"
+        merged[f"value.{value_format}.basic-auth.user-info"] = settings.registry_user_info
+    return merged
 
 
 @dataclass(frozen=True)
@@ -265,7 +288,10 @@ def source_ddl(job: FeatureJob, settings: JobSettings, names: Names = Names()) -
     if settings.bounded:
         options["scan.bounded.mode"] = "latest-offset"
     body = ",\n  ".join(lines)
-    return f"CREATE TABLE `{names.source}` (\n  {body}\n) {with_options(options)}"
+    return (
+        f"CREATE TABLE `{names.source}` (\n  {body}\n) "
+        f"{with_options(kafka_table_options(options, settings))}"
+    )
 
 
 def classified_view(job: FeatureJob, names: Names = Names()) -> str:
@@ -316,7 +342,7 @@ def dead_letter_ddl(
         "  `raw_value` BYTES,\n"
         "  `source_timestamp` TIMESTAMP(3),\n"
         "  `dead_letter_time` TIMESTAMP(3) NOT NULL\n"
-        f") {with_options(options)}"
+        f") {with_options(kafka_table_options(options, settings))}"
     )
 
 
@@ -397,7 +423,10 @@ def _feature_sink_ddl(job: FeatureJob, view: FeatureView, settings: JobSettings,
         "value.avro-confluent.schema": output_schema_text(view),
         "value.fields-include": "ALL",
     }
-    return f"CREATE TABLE `sink_{feature_table(view)}` (\n  {columns}\n) {with_options(options)}"
+    return (
+        f"CREATE TABLE `sink_{feature_table(view)}` (\n  {columns}\n) "
+        f"{with_options(kafka_table_options(options, settings))}"
+    )
 
 
 def _online_sink_ddl(view: FeatureView, redis_url: str) -> str:

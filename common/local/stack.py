@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.config import StackConfig
-from common.local import artifacts, jvm_functions, parts, processes, progress
+from common.local import artifacts, jvm_functions, parts, processes, progress, tools
 
 REDIS_MIN_MAJOR = 7
 
@@ -68,7 +68,13 @@ def setup(config: StackConfig) -> None:
         fetched = artifacts.fetch(config.cache_dir)
         jvm_functions.functions_jar(config.cache_dir)
         _ensure_redis()
-    except (parts.PartError, artifacts.ArtifactError, jvm_functions.BuildError) as exc:
+        tools.ensure_all(config.cache_dir)  # helm, kubeconform: the chart's tests need them
+    except (
+        parts.PartError,
+        artifacts.ArtifactError,
+        jvm_functions.BuildError,
+        tools.ToolError,
+    ) as exc:
         raise StackError(str(exc)) from exc
     if fetched:
         progress.step(f"fetched and verified {fetched} artifacts")

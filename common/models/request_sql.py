@@ -29,6 +29,7 @@ from common.features.sql import (
     classified_view,
     dead_letter_ddl,
     dead_letter_insert,
+    kafka_table_options,
     quote,
     source_ddl,
     view_statements,
@@ -209,7 +210,10 @@ def _request_sink_ddl(
         "value.fields-include": "ALL",
     }
     table = f"{names_of(model).prefix}request_sink"
-    return f"CREATE TABLE `{table}` (\n  {columns}\n) {with_options(options)}"
+    return (
+        f"CREATE TABLE `{table}` (\n  {columns}\n) "
+        f"{with_options(kafka_table_options(options, settings))}"
+    )
 
 
 def compile_requests(

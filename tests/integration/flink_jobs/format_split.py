@@ -3,7 +3,7 @@
 The source keeps native event-time watermarks and idleness (the format never fails on a bad
 value; it yields a row with ``decode_error`` set and the original bytes in ``raw_value``). Good
 rows go to one topic and bad rows to another, both as JSON for easy checking. Bounded.
-Arguments: source, good sink, bad sink, bootstrap, registry.
+Arguments: source, good sink, bad sink, bootstrap, registry[, registry basic-auth user info].
 """
 
 import sys
@@ -17,7 +17,14 @@ def quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def main(source: str, good: str, bad: str, bootstrap: str, registry_url: str) -> None:
+def main(
+    source: str, good: str, bad: str, bootstrap: str, registry_url: str, user_info: str = ""
+) -> None:
+    auth = (
+        f",\n            'value.featurestream-avro.basic-auth.user-info' = {quoted(user_info)}"
+        if user_info
+        else ""
+    )
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     env.get_config().set("table.local-time-zone", "UTC")
     env.execute_sql(f"""
@@ -49,7 +56,7 @@ def main(source: str, good: str, bad: str, bootstrap: str, registry_url: str) ->
             'value.format' = 'featurestream-avro',
             'value.featurestream-avro.schema' = {quoted(schema_text("payment_event"))},
             'value.featurestream-avro.url' = {quoted(registry_url)},
-            'value.fields-include' = 'EXCEPT_KEY'
+            'value.fields-include' = 'EXCEPT_KEY'{auth}
         )""")
     env.execute_sql(f"""
         CREATE TABLE good_payments (
@@ -84,4 +91,4 @@ def main(source: str, good: str, bad: str, bootstrap: str, registry_url: str) ->
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:6])
+    main(*sys.argv[1:7])

@@ -26,6 +26,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.Base64;
 import java.time.Duration;
 import java.time.LocalDateTime;
 import java.util.ArrayList;
@@ -145,14 +146,27 @@ final class ConfluentAvro {
     static final class WireDecoder {
         private final Schema reader;
         private final String registryUrl;
+        private final String authorization; // "Basic ..." header, or null without basic auth
         private final Map<Integer, Optional<GenericDatumReader<GenericRecord>>> readersById =
                 new HashMap<>();
         private HttpClient http;
         private BinaryDecoder decoder;
 
         WireDecoder(Schema reader, String registryUrl) {
+            this(reader, registryUrl, null);
+        }
+
+        /** {@code userInfo} is {@code <user>:<password>} for basic auth, or null/empty. */
+        WireDecoder(Schema reader, String registryUrl, String userInfo) {
             this.reader = reader;
             this.registryUrl = stripSlash(registryUrl);
+            this.authorization =
+                    userInfo == null || userInfo.isEmpty()
+                            ? null
+                            : "Basic "
+                                    + Base64.getEncoder()
+                                            .encodeToString(
+                                                    userInfo.getBytes(StandardCharsets.UTF_8));
         }
 
         /**
@@ -213,13 +227,13 @@ final class ConfluentAvro {
                     URI.create(
                             registryUrl + "/schemas/ids/" + Integer.toUnsignedString(schemaId));
             try {
+                HttpRequest.Builder request =
+                        HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30)).GET();
+                if (authorization != null) {
+                    request.header("Authorization", authorization);
+                }
                 HttpResponse<String> response =
-                        http.send(
-                                HttpRequest.newBuilder(uri)
-                                        .timeout(Duration.ofSeconds(30))
-                                        .GET()
-                                        .build(),
-                                HttpResponse.BodyHandlers.ofString());
+                        http.send(request.build(), HttpResponse.BodyHandlers.ofString());
                 if (response.statusCode() == 404) {
                     return null;
                 }

@@ -40,6 +40,7 @@ public final class FeaturestreamAvroDeserializationSchema implements Deserializa
 
     private final String schemaText;
     private final String registryUrl;
+    private final String registryUserInfo; // basic auth "<user>:<password>", or null
     private final RowType rowType;
     private final TypeInformation<RowData> producedType;
 
@@ -49,6 +50,7 @@ public final class FeaturestreamAvroDeserializationSchema implements Deserializa
     FeaturestreamAvroDeserializationSchema(
             String schemaText,
             String registryUrl,
+            String registryUserInfo,
             LogicalType physicalType,
             TypeInformation<RowData> producedType) {
         if (!(physicalType instanceof RowType)) {
@@ -57,6 +59,7 @@ public final class FeaturestreamAvroDeserializationSchema implements Deserializa
         }
         this.schemaText = schemaText;
         this.registryUrl = registryUrl;
+        this.registryUserInfo = registryUserInfo;
         this.rowType = (RowType) physicalType;
         this.producedType = producedType;
         this.plan = new Plan(new Schema.Parser().parse(schemaText), rowType); // validates now
@@ -72,7 +75,7 @@ public final class FeaturestreamAvroDeserializationSchema implements Deserializa
             plan = new Plan(new Schema.Parser().parse(schemaText), rowType);
         }
         if (wire == null) {
-            wire = new ConfluentAvro.WireDecoder(plan.projected, registryUrl);
+            wire = new ConfluentAvro.WireDecoder(plan.projected, registryUrl, registryUserInfo);
         }
     }
 

@@ -30,7 +30,8 @@ import java.util.Set;
  * <pre>
  *   'value.format' = 'featurestream-avro',
  *   'value.featurestream-avro.schema' = '{reader schema json}',
- *   'value.featurestream-avro.url' = 'http://registry/apis/ccompat/v7'
+ *   'value.featurestream-avro.url' = 'http://registry/apis/ccompat/v7',
+ *   'value.featurestream-avro.basic-auth.user-info' = '<user>:<password>'   -- optional
  * </pre>
  */
 public class FeaturestreamAvroFormatFactory implements DeserializationFormatFactory {
@@ -49,6 +50,13 @@ public class FeaturestreamAvroFormatFactory implements DeserializationFormatFact
                     .noDefaultValue()
                     .withDescription("Schema registry base URL (Confluent API).");
 
+    /** Named like avro-confluent's option, so Flink masks it ("basic-auth") in logs. */
+    public static final ConfigOption<String> BASIC_AUTH_USER_INFO =
+            ConfigOptions.key("basic-auth.user-info")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription("Registry basic auth as <user>:<password> (optional).");
+
     @Override
     public String factoryIdentifier() {
         return IDENTIFIER;
@@ -64,7 +72,9 @@ public class FeaturestreamAvroFormatFactory implements DeserializationFormatFact
 
     @Override
     public Set<ConfigOption<?>> optionalOptions() {
-        return new HashSet<>();
+        Set<ConfigOption<?>> options = new HashSet<>();
+        options.add(BASIC_AUTH_USER_INFO);
+        return options;
     }
 
     @Override
@@ -73,6 +83,7 @@ public class FeaturestreamAvroFormatFactory implements DeserializationFormatFact
         FactoryUtil.validateFactoryOptions(this, formatOptions);
         String schemaText = formatOptions.get(SCHEMA);
         String url = formatOptions.get(URL);
+        String userInfo = formatOptions.getOptional(BASIC_AUTH_USER_INFO).orElse(null);
         Schema schema;
         try {
             schema = new Schema.Parser().parse(schemaText);
@@ -93,6 +104,7 @@ public class FeaturestreamAvroFormatFactory implements DeserializationFormatFact
                 return new FeaturestreamAvroDeserializationSchema(
                         schemaText,
                         url,
+                        userInfo,
                         physicalDataType.getLogicalType(),
                         ctx.createTypeInformation(physicalDataType));
             }

@@ -1,0 +1,357 @@
+"""``featurestream deploy | render | savepoint | savepoints | restore | upgrade``.
+
+The main CLI attaches these with ``main.add_command``. ``--target local`` (the default except for
+``deploy``) acts on the local session cluster over its REST API; ``--target k8s`` on a release of
+the featurestream-job chart through Helm and kubectl, where ``--dry-run`` changes nothing and
+prints the commands, the rendered resources and the diff.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from common.config import load_stack_config
+from common.deploy import k8s, local, render
+from common.deploy.render import SetValue
+from common.features import catalog
+from common.features.definitions import DefinitionError
+from common.features.launch import Job
+from common.local import tools
+
+F = TypeVar("F", bound=Callable[..., Any])
+TARGETS = ("local", "k8s")
+
+
+def _job(name: str) -> Job:
+    try:
+        return catalog.load_runnable(name)
+    except DefinitionError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _k8s_options(function: F) -> F:
+    """The options every Kubernetes-side verb shares."""
+    for decorator in reversed(
+        [
+            click.option(
+                "--namespace",
+                "-n",
+                default=render.DEFAULT_NAMESPACE,
+                show_default=True,
+                help="Namespace of the release (k8s).",
+            ),
+            click.option("--context", help="kubeconfig context (k8s; default: the current one)."),
+            click.option(
+                "--dry-run",
+                is_flag=True,
+                help="k8s: change nothing; print the commands, the resources and the diff.",
+            ),
+        ]
+    ):
+        function = decorator(function)
+    return function
+
+
+def _target_option(function: F) -> F:
+    return click.option(
+        "--target",
+        type=click.Choice(TARGETS),
+        default="local",
+        show_default=True,
+        help="The local session cluster, or the Kubernetes release.",
+    )(function)
+
+
+def _env_option(function: F) -> F:
+    return click.option(
+        "--env",
+        "env",
+        type=click.Choice(render.environments()),
+        help="Environment overlay deploy/helm/env/<env>.yaml (k8s).",
+    )(function)
+
+
+def _k8s_target(
+    target: str,
+    env: str | None,
+    namespace: str,
+    context: str | None,
+    dry_run: bool,
+    needs_env: bool = True,
+) -> k8s.Target | None:
+    """The k8s.Target for ``--target k8s``; None for local (where k8s-only flags are refused)."""
+    if target == "local":
+        if dry_run:
+            raise click.UsageError("--dry-run is for --target k8s; local verbs act directly")
+        return None
+    if needs_env and env is None:
+        raise click.UsageError("--target k8s needs --env")
+    return k8s.Target(namespace=namespace, context=context, dry_run=dry_run)
+
+
+def _parse_set(items: tuple[str, ...]) -> dict[str, SetValue]:
+    """``KEY=VALUE`` flags; true/false and integers are typed like Helm's --set."""
+    parsed: dict[str, SetValue] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"--set {item!r}: use KEY=VALUE")
+        if value in ("true", "false"):
+            parsed[key] = value == "true"
+        elif re.fullmatch(r"-?[0-9]+", value):
+            parsed[key] = int(value)
+        else:
+            parsed[key] = value
+    return parsed
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+K8S_ERRORS = (k8s.K8sError, render.RenderError, tools.ToolError)
+
+
+@click.command("deploy")
+@click.argument("job_name", metavar="JOB")
+@click.option("--env", "env", required=True, type=click.Choice(render.environments()))
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a value.")
+@_k8s_options
+def deploy(
+    job_name: str,
+    env: str,
+    sets: tuple[str, ...],
+    namespace: str,
+    context: str | None,
+    dry_run: bool,
+) -> None:
+    """Install or upgrade JOB's release on Kubernetes (helm upgrade --install).
+
+    Values: chart defaults < jobs/<JOB>/values.yaml < deploy/helm/env/<ENV>.yaml < --set.
+    The resources are checked against the operator's CRDs and admission rules first.
+    """
+    target = k8s.Target(namespace=namespace, context=context, dry_run=dry_run)
+    try:
+        k8s.deploy(job_name, env, target, click.echo, _parse_set(sets))
+    except K8S_ERRORS as exc:
+        raise _fail(exc) from exc
+
+
+@click.command("render")
+@click.argument("job_name", metavar="JOB", required=False)
+@click.option("--env", "env", type=click.Choice(render.environments()))
+@click.option("--update-golden", is_flag=True, help="Rewrite values.schema.json and goldens.")
+@click.option("--check", is_flag=True, help="Fail if a generated file is out of date.")
+def render_command(job_name: str | None, env: str | None, update_golden: bool, check: bool) -> None:
+    """Print JOB's rendered resources in ENV, or maintain the generated files.
+
+    Generated (committed) files: deploy/helm/featurestream-job/values.schema.json and
+    deploy/helm/golden/<job>.<env>.yaml for every job with a values.yaml and every env.
+    """
+    try:
+        if update_golden:
+            written = render.update_generated_files()
+            for path in written:
+                click.echo(f"wrote {path.relative_to(render.REPO_ROOT)}")
+            click.echo("generated files up to date" if not written else f"{len(written)} updated")
+            return
+        if check:
+            stale = render.stale_generated_files()
+            if stale:
+                names = ", ".join(str(p.relative_to(render.REPO_ROOT)) for p in stale)
+                raise click.ClickException(f"out of date: {names}; run `make golden`")
+            click.echo("generated files up to date")
+            return
+        if job_name is None or env is None:
+            raise click.UsageError("give JOB and --env (or --update-golden / --check)")
+        click.echo(render.template(job_name, env), nl=False)
+    except K8S_ERRORS as exc:
+        raise _fail(exc) from exc
+
+
+@click.command("savepoint")
+@click.argument("job_name", metavar="JOB")
+@_target_option
+@_env_option
+@_k8s_options
+@click.option("--job-id", help="local: the Flink job id, when several run under the job's name.")
+@click.option("--timeout", "timeout_s", default=600.0, show_default=True, help="Seconds to wait.")
+def savepoint(
+    job_name: str,
+    target: str,
+    env: str | None,
+    namespace: str,
+    context: str | None,
+    dry_run: bool,
+    job_id: str | None,
+    timeout_s: float,
+) -> None:
+    """Take a savepoint of JOB, wait for it, print its path."""
+    kube = _k8s_target(target, env, namespace, context, dry_run)
+    if kube is not None and env is not None:
+        try:
+            path = k8s.savepoint(job_name, env, kube, click.echo, timeout_s=timeout_s)
+        except K8S_ERRORS as exc:
+            raise _fail(exc) from exc
+        if path:
+            click.echo(path)
+        return
+    try:
+        path, taken_from = local.take_savepoint(
+            load_stack_config(), _job(job_name), job_id, timeout_s
+        )
+    except local.LocalError as exc:
+        raise _fail(exc) from exc
+    click.echo(f"savepoint of job {taken_from}:")
+    click.echo(path)
+
+
+@click.command("savepoints")
+@click.argument("job_name", metavar="JOB")
+@_target_option
+@_k8s_options
+def savepoints(
+    job_name: str, target: str, namespace: str, context: str | None, dry_run: bool
+) -> None:
+    """List JOB's savepoints (and, locally, retained checkpoints): time, path, job version."""
+    kube = _k8s_target(target, None, namespace, context, dry_run, needs_env=False)
+    if kube is not None:
+        try:
+            rows = k8s.savepoints(job_name, kube, click.echo)
+        except K8S_ERRORS as exc:
+            raise _fail(exc) from exc
+        if rows is None:
+            return
+        if not rows:
+            click.echo(f"no FlinkStateSnapshots of {render.release_name(job_name)}")
+        for row in rows:
+            click.echo(f"{row.time:<21} {row.state:<10} {row.path}  {row.version}  ({row.name})")
+        return
+    config = load_stack_config()
+    states = local.list_states(config, _job(job_name))
+    if not states:
+        click.echo(f"no savepoints or retained checkpoints of {job_name} in {config.data_dir}")
+    for state in states:
+        click.echo(f"{state.time}  {state.kind:<10} {state.path}  {state.version}")
+
+
+def _print_restart(result: local.Restart) -> None:
+    click.echo(f"job {result.job_id} RUNNING, restored from {result.restored_from}")
+    if result.stop_savepoint:
+        click.echo(f"the stopped job's savepoint: {result.stop_savepoint}")
+    click.echo(f"downtime {result.downtime_s:.1f} s (stop request to every task RUNNING)")
+
+
+@click.command("restore")
+@click.argument("job_name", metavar="JOB")
+@click.option("--savepoint", "savepoint_path", required=True, help="Savepoint or checkpoint path.")
+@click.option("--allow-non-restored-state", is_flag=True, help="Skip state no operator claims.")
+@_target_option
+@_env_option
+@_k8s_options
+@click.option("--nonce", type=click.IntRange(min=1), help="k8s dry run without a cluster: nonce.")
+@click.option("-p", "--parallelism", type=click.IntRange(min=1), help="local: new parallelism.")
+@click.option("--job-id", help="local: the Flink job id, when several run under the job's name.")
+def restore(
+    job_name: str,
+    savepoint_path: str,
+    allow_non_restored_state: bool,
+    target: str,
+    env: str | None,
+    namespace: str,
+    context: str | None,
+    dry_run: bool,
+    nonce: int | None,
+    parallelism: int | None,
+    job_id: str | None,
+) -> None:
+    """Restart JOB from a savepoint.
+
+    local: stop the running job with a savepoint (no drain), start it from SAVEPOINT.
+    k8s: helm upgrade with job.initialSavepointPath=SAVEPOINT and savepointRedeployNonce bumped.
+    """
+    kube = _k8s_target(target, env, namespace, context, dry_run)
+    if kube is not None and env is not None:
+        try:
+            k8s.restore(
+                job_name,
+                env,
+                kube,
+                savepoint_path,
+                click.echo,
+                allow_non_restored_state=allow_non_restored_state,
+                nonce=nonce,
+            )
+        except K8S_ERRORS as exc:
+            raise _fail(exc) from exc
+        return
+    try:
+        result = local.restore(
+            load_stack_config(),
+            _job(job_name),
+            savepoint_path,
+            allow_non_restored_state=allow_non_restored_state,
+            parallelism=parallelism,
+            job_id=job_id,
+            on_progress=click.echo,
+        )
+    except local.LocalError as exc:
+        raise _fail(exc) from exc
+    _print_restart(result)
+
+
+@click.command("upgrade")
+@click.argument("job_name", metavar="JOB")
+@click.option("--allow-non-restored-state", is_flag=True, help="Skip state no operator claims.")
+@_target_option
+@_env_option
+@_k8s_options
+@click.option("-p", "--parallelism", type=click.IntRange(min=1), help="New parallelism.")
+@click.option("--job-id", help="local: the Flink job id, when several run under the job's name.")
+def upgrade(
+    job_name: str,
+    allow_non_restored_state: bool,
+    target: str,
+    env: str | None,
+    namespace: str,
+    context: str | None,
+    dry_run: bool,
+    parallelism: int | None,
+    job_id: str | None,
+) -> None:
+    """Run the current code of JOB from a savepoint of the running job.
+
+    local: stop with a savepoint, start the checkout's code from it, print the downtime.
+    k8s: the same as `deploy` (the operator stops with a savepoint and starts the new spec).
+    """
+    kube = _k8s_target(target, env, namespace, context, dry_run)
+    if kube is not None and env is not None:
+        sets: dict[str, SetValue] = {}
+        if allow_non_restored_state:
+            sets["job.allowNonRestoredState"] = True
+        if parallelism:
+            sets["job.parallelism"] = parallelism
+        try:
+            k8s.deploy(job_name, env, kube, click.echo, sets)
+        except K8S_ERRORS as exc:
+            raise _fail(exc) from exc
+        return
+    try:
+        result = local.upgrade(
+            load_stack_config(),
+            _job(job_name),
+            parallelism=parallelism,
+            allow_non_restored_state=allow_non_restored_state,
+            job_id=job_id,
+            on_progress=click.echo,
+        )
+    except local.LocalError as exc:
+        raise _fail(exc) from exc
+    _print_restart(result)
+
+
+COMMANDS = (deploy, render_command, savepoint, savepoints, restore, upgrade)
