@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from common import credentials
 from common.features.job import base_arg_parser, settings_from_args, submit
 from common.models.contract import ContractError
 from common.models.registered import check_registered
@@ -43,14 +44,23 @@ def main(job: InferenceJob, argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--job-version", default=code_version(), help="stamped on each request")
     args = parser.parse_args(argv)
     try:
+        creds = credentials.from_env()
+    except credentials.CredentialsError as exc:
+        sys.exit(f"{job.name}: {exc}")
+    try:
         models = job.select(args.model)
-        compiled = compile_requests(job, settings_from_args(args), args.job_version, models)
+        settings = settings_from_args(args, creds)
+        compiled = compile_requests(job, settings, args.job_version, models)
     except ValueError as exc:
         parser.error(str(exc))
     if args.explain:
-        sys.stdout.write(compiled.text())
+        # The SQL carries the credentials; what is printed never does.
+        sys.stdout.write(creds.redact(compiled.text()))
         return
-    registry = SchemaRegistryClient({"url": args.registry_url})
+    conf = {"url": args.registry_url}
+    if creds.registry_user_info:
+        conf["basic.auth.user.info"] = creds.registry_user_info
+    registry = SchemaRegistryClient(conf)
     try:
         for model in models:
             check_registered(model, registry)
@@ -64,5 +74,6 @@ def main(job: InferenceJob, argv: Sequence[str] | None = None) -> None:
         args.checkpoint_interval,
         wait=args.wait,
         watermark_interval=args.watermark_interval,
+        registry_user_info=creds.registry_user_info,
     )
     print(f"submitted {job.dashed} as job {job_id}", flush=True)
