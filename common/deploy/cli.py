@@ -8,14 +8,16 @@ prints the commands, the rendered resources and the diff.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from common.config import load_stack_config
-from common.deploy import k8s, local, render
+from common.deploy import k8s, local, render, state_check
 from common.deploy.render import SetValue
 from common.features import catalog
 from common.features.definitions import DefinitionError
@@ -354,4 +356,64 @@ def upgrade(
     _print_restart(result)
 
 
-COMMANDS = (deploy, render_command, savepoint, savepoints, restore, upgrade)
+_MARKS = {"breaking": "BREAKING", "warmup": "WARM-UP", "safe": "ok", "note": "note"}
+
+
+@click.command("check-upgrade")
+@click.argument("job_name", metavar="JOB")
+@click.option(
+    "--against",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The state lock of the running release (default: jobs/<JOB>/state.lock.json).",
+)
+@click.option("--allow-non-restored-state", is_flag=True, help="Accept dropping state.")
+@click.option("--allow-warmup", is_flag=True, help="Accept new features that warm up.")
+@click.option("--update", is_flag=True, help="Write the current state lock (commit it).")
+def check_upgrade(
+    job_name: str,
+    against: Path | None,
+    allow_non_restored_state: bool,
+    allow_warmup: bool,
+    update: bool,
+) -> None:
+    """Whether JOB as checked out restores from savepoints of the committed (running) one.
+
+    Compiles the job's plan and compares its stateful operators (uids, keys, window-state
+    layouts) with jobs/<JOB>/state.lock.json; exit code 1 when a restore would fail or lose
+    state, with the operator and the remedy. After a deliberate change: --update and commit.
+    """
+    job = _job(job_name)
+    click.echo(f"compiling {job_name}'s plan")
+    current = state_check.inventory(job)
+    if update:
+        path = state_check.lock_path(job_name)
+        path.write_text(state_check.lock_text(current), encoding="utf-8")
+        click.echo(f"wrote {path} ({len(current['operators'])} stateful operators)")
+        return
+    old = (
+        json.loads(against.read_text(encoding="utf-8"))
+        if against
+        else state_check.read_lock(job_name)
+    )
+    if old is None:
+        raise click.ClickException(
+            f"no {state_check.lock_path(job_name)}: run `featurestream check-upgrade {job_name} "
+            "--update` and commit it"
+        )
+    findings = state_check.compare(old, current)
+    for finding in findings:
+        click.echo(f"{_MARKS[finding.level]:<9} {finding.operator}: {finding.message}")
+        if finding.remedy and finding.level in ("breaking", "warmup"):
+            click.echo(f"{'':<9} remedy: {finding.remedy}")
+    blocking = state_check.blocking(findings, allow_non_restored_state, allow_warmup)
+    if blocking:
+        raise click.ClickException(
+            f"{len(blocking)} change(s) would break the restore of {job_name} (see above)"
+        )
+    unchanged = not findings
+    click.echo(
+        f"{job_name}: restores from its savepoints" + (" (no stateful change)" if unchanged else "")
+    )
+
+
+COMMANDS = (deploy, render_command, savepoint, savepoints, restore, upgrade, check_upgrade)
