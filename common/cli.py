@@ -19,8 +19,9 @@ from common.features.sql import FeatureJob
 from common.generate.cli import generate
 from common.local import artifacts, flink_client, parts, stack
 from common.local.processes import read as read_pid
+from common.models import ContractError, request_schema
 from common.models import catalog as model_catalog
-from common.models import request_schema
+from common.models.contract import ModelContract
 
 
 def _config() -> StackConfig:
@@ -305,6 +306,76 @@ def offline(
         + ", ".join(f"{v} {n:,} rows" for v, n in summary.rows.items())
         + f"; dead letters {rejected:,} ({reasons}); job ran {summary.seconds:.1f} s"
     )
+
+
+# --- models --------------------------------------------------------------------------------------
+
+
+def _contract(model: str, version: int | None = None) -> ModelContract:
+    try:
+        return model_catalog.contract(model, version)
+    except ContractError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command("train")
+@click.argument("model")
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Training rows (Parquet): event_id, event_time, one column per contract input.",
+)
+@click.option(
+    "--labels",
+    "labels_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Labels (Parquet): the trigger's id column and the label. Without: an IsolationForest.",
+)
+@click.option(
+    "--output", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory."
+)
+@click.option("--version", type=int, help="Contract version (default: the highest).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the estimator.")
+@click.option(
+    "--test-fraction",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.25,
+    show_default=True,
+    help="Share of rows held out: the latest by event time.",
+)
+@click.option("--label-column", default="is_fraud", show_default=True, help="Label in --labels.")
+def train(
+    model: str,
+    input_path: Path,
+    labels_path: Path | None,
+    output: Path,
+    version: int | None,
+    seed: int,
+    test_fraction: float,
+    label_column: str,
+) -> None:
+    """Train MODEL's reference model; write model.skops, contract.json, metrics.json to OUTPUT."""
+    # scikit-learn takes seconds to import: only the commands that need it do.
+    from common.models import training
+    from common.models.artifact import ArtifactError
+
+    contract = _contract(model, version)
+    try:
+        metrics = training.train_files(
+            contract,
+            input_path,
+            labels_path,
+            output,
+            seed=seed,
+            test_fraction=test_fraction,
+            label_column=label_column,
+        )
+    except (training.TrainingError, ArtifactError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(training.summary_line(metrics))
+    click.echo(f"wrote {output}/model.skops, contract.json, metrics.json")
 
 
 if __name__ == "__main__":
