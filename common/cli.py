@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -22,6 +24,8 @@ from common.local.processes import read as read_pid
 from common.models import ContractError, request_schema
 from common.models import catalog as model_catalog
 from common.models.contract import ModelContract
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _config() -> StackConfig:
@@ -215,53 +219,56 @@ def _load_job(name: str) -> FeatureJob:
         raise click.ClickException(str(exc)) from exc
 
 
+def _submit_options(command: F) -> F:
+    """The options of every command that submits a Kafka job to the local cluster."""
+    options = [
+        click.option("-p", "--parallelism", type=click.IntRange(min=1), help="Task parallelism."),
+        click.option(
+            "--from-savepoint", help="Restore from this savepoint or retained checkpoint."
+        ),
+        click.option("--source-topic", help="Read this topic instead of the default one."),
+        click.option("--topic-suffix", default="", help="Appended to every output topic."),
+        click.option(
+            "--startup",
+            type=click.Choice(["group", "earliest", "latest"]),
+            default="group",
+            show_default=True,
+            help="Where to start without state: committed group offsets (else earliest), or "
+            "an end.",
+        ),
+        click.option(
+            "--bounded", is_flag=True, help="Stop at the end offsets of the start moment."
+        ),
+        click.option(
+            "--wait", "wait_s", type=float, help="Wait this many seconds for the job to end."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _report_submitted(config: StackConfig, name: str, job_id: str, wait_s: float | None) -> None:
+    click.echo(f"{name}: job {job_id}  ({config.flink_rest_url}/#/job/running/{job_id})")
+    if wait_s:
+        details = flink_client.wait_for_terminal(config, job_id, timeout_s=wait_s)
+        click.echo(f"{name}: {details['state']}")
+
+
 @main.command("run")
 @click.argument("job_name", metavar="JOB")
-@click.option("-p", "--parallelism", type=click.IntRange(min=1), help="Task parallelism.")
-@click.option("--from-savepoint", help="Restore from this savepoint or retained checkpoint.")
-@click.option("--source-topic", help="Read this topic instead of the source's.")
-@click.option("--topic-suffix", default="", help="Appended to every output topic.")
-@click.option(
-    "--startup",
-    type=click.Choice(["group", "earliest", "latest"]),
-    default="group",
-    show_default=True,
-    help="Where to start without state: committed group offsets (else earliest), or an end.",
-)
-@click.option("--bounded", is_flag=True, help="Stop at the end offsets of the start moment.")
+@_submit_options
 @click.option("--no-online-store", is_flag=True, help="Leave the Redis online store out.")
-@click.option("--wait", "wait_s", type=float, help="Wait this many seconds for the job to end.")
-def run(
-    job_name: str,
-    parallelism: int | None,
-    from_savepoint: str | None,
-    source_topic: str | None,
-    topic_suffix: str,
-    startup: str,
-    bounded: bool,
-    no_online_store: bool,
-    wait_s: float | None,
-) -> None:
+def run(job_name: str, no_online_store: bool, wait_s: float | None, **options: Any) -> None:
     """Run a feature job (jobs/<JOB>) on the local Flink cluster."""
     config = _config()
     job = _load_job(job_name)
-    options = RunOptions(
-        parallelism=parallelism,
-        from_savepoint=from_savepoint,
-        source_topic=source_topic,
-        topic_suffix=topic_suffix,
-        startup=startup,
-        bounded=bounded,
-        online_store=not no_online_store,
-    )
+    run_options = RunOptions(**options, online_store=not no_online_store)
     try:
-        job_id = launch.submit(config, job, options, on_progress=click.echo)
+        job_id = launch.submit(config, job, run_options, on_progress=click.echo)
     except flink_client.FlinkJobError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"{job.dashed}: job {job_id}  ({config.flink_rest_url}/#/job/running/{job_id})")
-    if wait_s:
-        details = flink_client.wait_for_terminal(config, job_id, timeout_s=wait_s)
-        click.echo(f"{job.dashed}: {details['state']}")
+    _report_submitted(config, job.dashed, job_id, wait_s)
 
 
 @main.command("offline")
@@ -376,6 +383,35 @@ def train(
         raise click.ClickException(str(exc)) from exc
     click.echo(training.summary_line(metrics))
     click.echo(f"wrote {output}/model.skops, contract.json, metrics.json")
+
+
+@main.command("score")
+@click.argument("model")
+@click.option(
+    "--model-path",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="The artefact directory (featurestream train --output), readable by the TaskManagers.",
+)
+@click.option("--version", type=int, help="Contract version (default: the highest).")
+@_submit_options
+def score(
+    model: str, model_path: Path, version: int | None, wait_s: float | None, **options: Any
+) -> None:
+    """Score MODEL's inference requests on the local Flink cluster (jobs/model_scoring)."""
+    from common.models.artifact import ArtifactError
+    from jobs.model_scoring import launch as scoring_launch
+    from jobs.model_scoring.scoring import dashed
+
+    config = _config()
+    contract = _contract(model, version)
+    try:
+        job_id = scoring_launch.submit(
+            config, contract, model_path, RunOptions(**options), on_progress=click.echo
+        )
+    except (ArtifactError, flink_client.FlinkJobError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    _report_submitted(config, dashed(contract), job_id, wait_s)
 
 
 if __name__ == "__main__":

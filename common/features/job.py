@@ -13,29 +13,26 @@ from collections.abc import Sequence
 from typing import Any
 
 from common import registry
-from common.config import load_stack_config
+from common.config import StackConfig, load_stack_config
 from common.features.sql import CompiledJob, FeatureJob, JobSettings, compile_job
 
 DEFAULT_CHECKPOINT_INTERVAL = "1 s"
 
 
-def build_arg_parser(job: FeatureJob) -> argparse.ArgumentParser:
-    """The job's command line; defaults come from the local stack's configuration."""
-    config = load_stack_config()
-    parser = argparse.ArgumentParser(
-        prog=f"jobs.{job.name}.job",
-        description=f"Feature job {job.name}: views "
-        + ", ".join(v.qualified_name for v in job.views),
-    )
+def add_kafka_job_arguments(
+    parser: argparse.ArgumentParser, config: StackConfig, source_topic: str, group_id: str
+) -> None:
+    """The options every Kafka-in, Kafka-out job shares (feature jobs, model scoring).
+
+    Defaults come from ``config`` (the local stack's configuration).
+    """
     parser.add_argument("--bootstrap-servers", default=config.bootstrap_servers)
     parser.add_argument("--registry-url", default=config.registry_url)
-    parser.add_argument("--redis-url", default=config.redis_url)
-    parser.add_argument("--no-online-store", action="store_true", help="leave Redis out")
-    parser.add_argument("--source-topic", help=f"default: {job.source.topic}")
+    parser.add_argument("--source-topic", help=f"default: {source_topic}")
     parser.add_argument("--topic-suffix", default="", help="appended to every output topic")
     parser.add_argument("--startup", choices=("group", "earliest", "latest"), default="group")
     parser.add_argument("--bounded", action="store_true", help="stop at today's end offsets")
-    parser.add_argument("--group-id", help=f"default: {job.dashed}")
+    parser.add_argument("--group-id", help=f"default: {group_id}")
     parser.add_argument("--checkpoint-interval", default=DEFAULT_CHECKPOINT_INTERVAL)
     parser.add_argument(
         "--wait",
@@ -43,6 +40,19 @@ def build_arg_parser(job: FeatureJob) -> argparse.ArgumentParser:
         help="block until the job ends (needed when run in-process on a mini cluster)",
     )
     parser.add_argument("--explain", action="store_true", help="print the SQL and exit")
+
+
+def build_arg_parser(job: FeatureJob) -> argparse.ArgumentParser:
+    """The job's command line; defaults come from the local stack's configuration."""
+    parser = argparse.ArgumentParser(
+        prog=f"jobs.{job.name}.job",
+        description=f"Feature job {job.name}: views "
+        + ", ".join(v.qualified_name for v in job.views),
+    )
+    config = load_stack_config()
+    add_kafka_job_arguments(parser, config, job.source.topic, job.dashed)
+    parser.add_argument("--redis-url", default=config.redis_url)
+    parser.add_argument("--no-online-store", action="store_true", help="leave Redis out")
     return parser
 
 
@@ -77,17 +87,14 @@ def register_sink_schemas(compiled: CompiledJob, jvm: Any) -> None:
         registry.ensure_registered_text(client, topic, canonical)
 
 
-def submit(
-    job: FeatureJob, compiled: CompiledJob, checkpoint_interval: str, wait: bool = False
-) -> str | None:
-    """Plan ``compiled`` in a PyFlink TableEnvironment and execute it; the job id if known."""
-    from pyflink.java_gateway import get_gateway
+def table_environment(pipeline_name: str, checkpoint_interval: str) -> Any:
+    """A streaming TableEnvironment with featurestream's job settings (exactly-once, UTC)."""
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     config = env.get_config()
     config.set("table.local-time-zone", "UTC")
-    config.set("pipeline.name", job.dashed)
+    config.set("pipeline.name", pipeline_name)
     config.set("execution.checkpointing.interval", checkpoint_interval)
     config.set("execution.checkpointing.mode", "EXACTLY_ONCE")
     # A cancelled job keeps its last checkpoint: `run --from-savepoint <it>` resumes from it.
@@ -96,16 +103,14 @@ def submit(
     )
     # Operator uids from the plan, so an unchanged job restores from its savepoints.
     config.set("table.exec.uid.generation", "ALWAYS")
-    env.execute_sql(
-        "CREATE TEMPORARY SYSTEM FUNCTION fs_count_dead_letter "
-        "AS 'dev.featurestream.flink.CountDeadLetter' LANGUAGE JAVA"
-    )
-    jvm = get_gateway().jvm
-    register_sink_schemas(compiled, jvm)
-    # A function instance carrying its spec can only be registered through the Java API.
-    j_env = env._j_tenv
-    for name, spec in compiled.window_functions.items():
-        j_env.createTemporarySystemFunction(name, jvm.dev.featurestream.flink.WindowFeatures(spec))
+    return env
+
+
+def execute(env: Any, compiled: CompiledJob, wait: bool = False) -> str | None:
+    """Register the sink schemas, run the statements, submit the inserts; the job id if known."""
+    from pyflink.java_gateway import get_gateway
+
+    register_sink_schemas(compiled, get_gateway().jvm)
     for statement in compiled.statements:
         env.execute_sql(statement)
     statements = env.create_statement_set()
@@ -117,6 +122,25 @@ def submit(
     if wait:
         result.wait()
     return job_id
+
+
+def submit(
+    job: FeatureJob, compiled: CompiledJob, checkpoint_interval: str, wait: bool = False
+) -> str | None:
+    """Plan ``compiled`` in a PyFlink TableEnvironment and execute it; the job id if known."""
+    from pyflink.java_gateway import get_gateway
+
+    env = table_environment(job.dashed, checkpoint_interval)
+    env.execute_sql(
+        "CREATE TEMPORARY SYSTEM FUNCTION fs_count_dead_letter "
+        "AS 'dev.featurestream.flink.CountDeadLetter' LANGUAGE JAVA"
+    )
+    jvm = get_gateway().jvm
+    # A function instance carrying its spec can only be registered through the Java API.
+    j_env = env._j_tenv
+    for name, spec in compiled.window_functions.items():
+        j_env.createTemporarySystemFunction(name, jvm.dev.featurestream.flink.WindowFeatures(spec))
+    return execute(env, compiled, wait)
 
 
 def main(job: FeatureJob, argv: Sequence[str] | None = None) -> None:

@@ -48,15 +48,13 @@ class RunOptions:
     group_id: str | None = None
     checkpoint_interval: str = "1 s"
 
-    def job_args(self, config: StackConfig) -> list[str]:
-        """Arguments for ``jobs/<job>/job.py``."""
+    def kafka_job_args(self, config: StackConfig) -> list[str]:
+        """Arguments every Kafka job module takes (``job.add_kafka_job_arguments``)."""
         args = [
             "--bootstrap-servers",
             config.bootstrap_servers,
             "--registry-url",
             config.registry_url,
-            "--redis-url",
-            config.redis_url,
             "--topic-suffix",
             self.topic_suffix,
             "--startup",
@@ -68,10 +66,15 @@ class RunOptions:
             args += ["--source-topic", self.source_topic]
         if self.bounded:
             args.append("--bounded")
-        if not self.online_store:
-            args.append("--no-online-store")
         if self.group_id:
             args += ["--group-id", self.group_id]
+        return args
+
+    def job_args(self, config: StackConfig) -> list[str]:
+        """Arguments for ``jobs/<job>/job.py`` of a feature job."""
+        args = [*self.kafka_job_args(config), "--redis-url", config.redis_url]
+        if not self.online_store:
+            args.append("--no-online-store")
         return args
 
 
@@ -97,6 +100,18 @@ def prepare(config: StackConfig, job: FeatureJob, options: RunOptions) -> None:
         ensure_topic(config, topic)
 
 
+def submit_module(config: StackConfig, module: str, args: list[str], options: RunOptions) -> str:
+    """Submit the job module ``module`` (``jobs.<job>.job``) detached; its Flink job id."""
+    return flink_client.submit_python(
+        config,
+        module=module,
+        args=args,
+        parallelism=options.parallelism,
+        from_savepoint=options.from_savepoint,
+        cwd=REPO_ROOT,
+    )
+
+
 def submit(
     config: StackConfig,
     job: FeatureJob,
@@ -107,14 +122,7 @@ def submit(
     on_progress(f"registering schemas and creating topics for {job.name}")
     prepare(config, job, options)
     on_progress(f"submitting {job.name} to {config.flink_rest_url}")
-    return flink_client.submit_python(
-        config,
-        module=f"jobs.{job.name}.job",
-        args=options.job_args(config),
-        parallelism=options.parallelism,
-        from_savepoint=options.from_savepoint,
-        cwd=REPO_ROOT,
-    )
+    return submit_module(config, f"jobs.{job.name}.job", options.job_args(config), options)
 
 
 def wait_finished(config: StackConfig, job_id: str, timeout_s: float = 600.0) -> float:
