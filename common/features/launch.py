@@ -100,8 +100,17 @@ def prepare(config: StackConfig, job: FeatureJob, options: RunOptions) -> None:
         ensure_topic(config, topic)
 
 
-def submit_module(config: StackConfig, module: str, args: list[str], options: RunOptions) -> str:
-    """Submit the job module ``module`` (``jobs.<job>.job``) detached; its Flink job id."""
+def submit_module(
+    config: StackConfig,
+    module: str,
+    args: list[str],
+    options: RunOptions,
+    ship_code: bool = True,
+) -> str:
+    """Submit the job module ``module`` (``jobs.<job>.job``) detached; its Flink job id.
+
+    ``ship_code``: send the repository with the job (see ``flink_client.submit_python``).
+    """
     return flink_client.submit_python(
         config,
         module=module,
@@ -109,6 +118,7 @@ def submit_module(config: StackConfig, module: str, args: list[str], options: Ru
         parallelism=options.parallelism,
         from_savepoint=options.from_savepoint,
         cwd=REPO_ROOT,
+        ship_cwd=ship_code,
     )
 
 

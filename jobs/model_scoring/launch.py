@@ -58,4 +58,6 @@ def submit(
         str(model_path),
         *options.kafka_job_args(config),
     ]
-    return submit_module(config, MODULE, args, options)
+    # Not shipped: Flink would zip the whole checkout, venv included, for the Python workers
+    # (decision 42); they import featurestream from the cluster's python.executable.
+    return submit_module(config, MODULE, args, options, ship_code=False)

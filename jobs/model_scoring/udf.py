@@ -91,6 +91,11 @@ class ModelScore(ScalarFunction):  # type: ignore[misc]  # pyflink is untyped
         self._artifact: Artifact | None = None
         self._load_error: str | None = None
 
+    def is_deterministic(self) -> bool:
+        """No: ``scored_ms`` is the wall clock, so the planner must neither fold nor duplicate
+        the call."""
+        return False
+
     def open(self, function_context: FunctionContext) -> None:
         """Load the artefact once per worker; register the metrics."""
         group = function_context.get_metric_group().add_group("featurestream")
@@ -128,14 +133,5 @@ class ModelScore(ScalarFunction):  # type: ignore[misc]  # pyflink is untyped
 
 
 def score_function(model: str, version: int, model_path: str) -> Any:
-    """The pandas UDF to register as ``fs_score``.
-
-    Not deterministic: ``scored_ms`` is the wall clock, so the planner must neither fold nor
-    duplicate the call.
-    """
-    return udf(
-        ModelScore(model, version, model_path),
-        result_type=RESULT_TYPE,
-        func_type="pandas",
-        deterministic=False,
-    )
+    """The pandas UDF to register as ``fs_score``."""
+    return udf(ModelScore(model, version, model_path), result_type=RESULT_TYPE, func_type="pandas")
