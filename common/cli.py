@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ from common.local.processes import read as read_pid
 from common.models import ContractError, request_schema
 from common.models import catalog as model_catalog
 from common.models.contract import ModelContract
+from common.models.server import DEFAULT_HOST, DEFAULT_PORT, make_server
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -412,6 +414,60 @@ def score(
     except (ArtifactError, flink_client.FlinkJobError) as exc:
         raise click.ClickException(str(exc)) from exc
     _report_submitted(config, dashed(contract), job_id, wait_s)
+
+
+# --- online lookup -------------------------------------------------------------------------------
+
+
+@main.group("features")
+def features_group() -> None:
+    """The online store: the latest feature vector per entity (Redis)."""
+
+
+@features_group.command("get")
+@click.argument("view_name", metavar="VIEW")
+@click.argument("key")
+@click.option("--version", type=int, help="View version (default: the highest defined).")
+def features_get(view_name: str, key: str, version: int | None) -> None:
+    """Print the stored vector of KEY in VIEW as JSON, features typed by the definitions."""
+    from common.models.serving import stored_vector_json
+    from common.online_store import OnlineStore, redis_key
+
+    views = [v for v in _all_views() if v.name == view_name]
+    if version is not None:
+        views = [v for v in views if v.version == version]
+    if not views:
+        known = ", ".join(sorted({v.qualified_name for v in _all_views()}))
+        raise click.ClickException(f"no feature view {view_name}; known: {known}")
+    view = max(views, key=lambda v: v.version)
+    vector = OnlineStore.connect(_config()).get(view.name, view.version, key)
+    if vector is None:
+        raise click.ClickException(
+            f"no vector stored for {key!r} in {view.qualified_name} "
+            f"(Redis key {redis_key(view.name, view.version, key)}): no event of it yet, or its "
+            "TTL passed"
+        )
+    click.echo(json.dumps(stored_vector_json(view, vector), indent=2))
+
+
+@main.command("serve")
+@click.option("--host", default=DEFAULT_HOST, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
+def serve(host: str, port: int) -> None:
+    """HTTP: GET /healthz, /models, /models/<model>/features?<entity keys>[&<event inputs>]."""
+    from common.online_store import OnlineStore
+
+    config = _config()
+    server = make_server(OnlineStore.connect(config), host, port)
+    click.echo(
+        f"serving on http://{host}:{server.server_address[1]} (Redis {config.redis_url})", err=True
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""The feature jobs of this repository: every ``jobs/<job>/job.py`` that defines ``JOB``."""
+"""The feature jobs of this repository: every ``jobs/<job>/job.py`` beside a ``features.py``.
+
+Other jobs (``model_scoring``, ``inference_requests``) have a ``job.py`` too but no feature
+views: they are not compiled from definitions, so they are not feature jobs.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ JOBS_DIR = Path(__file__).resolve().parents[2] / "jobs"
 
 
 def job_names() -> list[str]:
-    """Names of the feature jobs (folders of ``jobs/`` with a ``job.py``)."""
-    return sorted(p.parent.name for p in JOBS_DIR.glob("*/job.py"))
+    """Names of the feature jobs (folders of ``jobs/`` with a ``job.py`` and a ``features.py``)."""
+    return sorted(
+        p.parent.name for p in JOBS_DIR.glob("*/job.py") if (p.parent / "features.py").is_file()
+    )
 
 
 def load_job(name: str) -> FeatureJob:
