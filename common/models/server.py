@@ -56,6 +56,9 @@ class FeatureServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: a client reuses its connection
+    # Headers and body leave in separate writes: with Nagle's algorithm the body waits for the
+    # client's delayed ACK of the headers (~40 ms per response).
+    disable_nagle_algorithm = True
     server: FeatureServer
 
     def log_message(self, format: str, *args: Any) -> None:

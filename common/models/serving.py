@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from common.features.columns import feature_kind
@@ -81,6 +82,15 @@ def stored_vector_json(view: FeatureView, vector: StoredVector) -> dict[str, Any
     }
 
 
+@cache
+def _plan(contract: ModelContract) -> list[tuple[str, str, str | None, str]]:
+    """Per input, once per contract: name, type, its view (None for the event) and ref."""
+    return [
+        (i.name, i.type, None if i.source_name == EVENT else i.source_name, i.ref)
+        for i in contract.inputs
+    ]
+
+
 def model_vector(
     store: OnlineStore,
     contract: ModelContract,
@@ -118,19 +128,19 @@ def model_vector(
     by_view = dict(zip((v.name for v in views), stored, strict=True))
     features: dict[str, Any] = {}
     missing: list[str] = []
-    for item in contract.inputs:
-        if item.source_name == EVENT:
-            text = event_values.get(item.name)
+    for name, avro_type, view_name, ref in _plan(contract):
+        if view_name is None:
+            text = event_values.get(name)
             if text is None:
-                missing.append(item.ref)
+                missing.append(ref)
             try:
-                features[item.name] = parse_value(text, item.type)
+                features[name] = parse_value(text, avro_type)
             except ValueError as exc:
-                raise BadRequest(f"{item.name}: {exc}") from exc
+                raise BadRequest(f"{name}: {exc}") from exc
         else:
-            vector = by_view[item.source_name]
-            raw = vector.features.get(item.name) if vector else None
-            features[item.name] = parse_value(raw, item.type)
+            vector = by_view[view_name]
+            raw = vector.features.get(name) if vector else None
+            features[name] = parse_value(raw, avro_type)
     as_of: dict[str, str | None] = {}
     staleness: dict[str, float | None] = {}
     for view, vector in zip(views, stored, strict=True):
