@@ -15,7 +15,6 @@ The score of a classifier is the probability of the positive label; of an ``Isol
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import pandas as pd
 import skops.io as sio
 from sklearn.base import is_classifier
 
+from common.local.artifacts import sha256_of
 from common.models.contract import ModelContract
 
 MODEL_FILE = "model.skops"
@@ -38,15 +38,6 @@ TRUSTED_MODULES = ("sklearn.", "numpy.", "builtins.")
 
 class ArtifactError(ValueError):
     """An artefact is missing, unreadable, or was trained for other inputs than the contract's."""
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def contract_inputs(contract: ModelContract) -> list[dict[str, str]]:
@@ -186,6 +177,6 @@ def load_artifact(directory: Path, contract: ModelContract) -> Artifact:
         directory=directory,
         contract=contract,
         estimator=estimator,
-        sha256=file_sha256(model_path),
+        sha256=sha256_of(model_path),
         metadata=metadata,
     )

@@ -36,11 +36,11 @@ import skops
 from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
 from sklearn.metrics import roc_auc_score
 
+from common.local.artifacts import sha256_of
 from common.models.artifact import (
     METRICS_FILE,
     ArtifactError,
     feature_frame,
-    file_sha256,
     save_artifact,
 )
 from common.models.contract import ModelContract
@@ -296,15 +296,15 @@ def train_files(
     model, metrics = train(
         contract, rows, labels, seed=seed, test_fraction=test_fraction, label_column=label_column
     )
-    metrics["training_input"] = {"path": str(input_path), "sha256": file_sha256(input_path)}
+    metrics["training_input"] = {"path": str(input_path), "sha256": sha256_of(input_path)}
     if labels_path:
-        metrics["labels_input"] = {"path": str(labels_path), "sha256": file_sha256(labels_path)}
+        metrics["labels_input"] = {"path": str(labels_path), "sha256": sha256_of(labels_path)}
     metrics["versions"] = {"scikit-learn": sklearn.__version__, "skops": skops.__version__}
     metrics["trained_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     model_path = save_artifact(
         output, contract, model, {"estimator": metrics["estimator"], "score": metrics["score"]}
     )
-    metrics["artifact_sha256"] = file_sha256(model_path)
+    metrics["artifact_sha256"] = sha256_of(model_path)
     (output / METRICS_FILE).write_text(
         json.dumps(_finite(metrics), indent=2) + "\n", encoding="utf-8"
     )
