@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from common.cli import main
 from common.features.sql import JobSettings
 from common.models.artifact import feature_frame, load_artifact, save_artifact
 from jobs.inference_requests.models import PAYMENT_FRAUD
@@ -97,3 +99,18 @@ def test_sql_reads_committed_requests_and_writes_results_exactly_once() -> None:
     assert list(compiled.sink_schemas) == ["inference.results.payment_fraud.v1"]
     suffixed = compile_scoring(PAYMENT_FRAUD, JobSettings("k", "r", topic_suffix=".t1"))
     assert "'topic' = 'inference.results.payment_fraud.v1.t1'" in suffixed.statements[1]
+
+
+def test_score_refuses_an_artefact_of_other_inputs_before_submitting(
+    strict_artifact: Path, tmp_path: Path
+) -> None:
+    empty = CliRunner().invoke(main, ["score", "payment_fraud", "--model-path", str(tmp_path)])
+    other = CliRunner().invoke(
+        main, ["score", "trade_anomaly", "--model-path", str(strict_artifact)]
+    )
+
+    assert empty.exit_code == 1 and "no model.skops" in empty.output
+    assert (
+        other.exit_code == 1
+        and "is for model payment_fraud v1, not trade_anomaly.v1" in other.output
+    )
