@@ -1,5 +1,5 @@
 """The model_scoring job on the real stack: one result per request, scored as the artefact itself
-scores, exactly once.
+scores, exactly once; a row the model cannot score is a result with an error, not a restart.
 
 The model is trained here on generated payments' features (computed by the DuckDB reference,
 which the feature-job tests prove equal to the jobs' own rows) with the generator's burst labels;
@@ -12,10 +12,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 
 from common import registry, serde
 from common.config import StackConfig
@@ -23,7 +27,7 @@ from common.features.launch import RunOptions, wait_finished
 from common.generate.runner import generate_events
 from common.generate.sinks import KafkaSink, ensure_topic
 from common.local import flink_client
-from common.models.artifact import feature_frame, load_artifact
+from common.models.artifact import feature_frame, load_artifact, save_artifact
 from common.models.request_schema import request_id, schema_name, view_time_field
 from common.models.training import train_files
 from jobs.inference_requests.models import PAYMENT_FRAUD
@@ -160,3 +164,59 @@ def test_every_request_scored_once_as_the_artefact_scores(
     # Parallel writers found the result schema registered: no race, no restart.
     assert subject_versions(config, result_topic) == [1]
     assert flink_client.failures(config, job_id) == 0
+
+
+def test_rows_the_model_cannot_score_get_an_error_and_no_restart(
+    stack_config: StackConfig, unique_topic, tmp_path: Path
+) -> None:
+    config = stack_config
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "event_id": [f"pay-strict-{i}" for i in range(600)],
+            "event_time": pd.date_range("2026-07-01", periods=600, freq="s", tz="UTC"),
+            "card_id": "tok_strict",
+            "merchant_id": "mer_strict",
+            **{i.name: rng.integers(0, 100, 600) for i in PAYMENT_FRAUD.inputs},
+        }
+    )
+    features = feature_frame(frame, PAYMENT_FRAUD)
+    # A real model whose first step refuses non-finite values, as a model error would.
+    model = make_pipeline(
+        FunctionTransformer(validate=True, feature_names_out="one-to-one"),
+        HistGradientBoostingClassifier(random_state=0),
+    ).fit(features, features["card_txn_count_10m"] > 50)
+    save_artifact(tmp_path / "strict", PAYMENT_FRAUD, model, {"estimator": "Pipeline"})
+    artifact = load_artifact(tmp_path / "strict", PAYMENT_FRAUD)
+    scored = frame.tail(40).reset_index(drop=True).astype({"card_amount_usd_avg_24h": float})
+    scored.loc[[5, 20], "card_amount_usd_avg_24h"] = np.inf
+    requests = [_request(row, i) for i, row in enumerate(scored.to_dict("records"))]
+    source = unique_topic("inference.requests.payment_fraud.v1")
+    suffix = "." + unique_topic("strict")
+    _produce(config, source, requests)
+
+    options = RunOptions(
+        parallelism=1,
+        source_topic=source,
+        topic_suffix=suffix,
+        startup="earliest",
+        bounded=True,
+        group_id=f"test{suffix}",
+    )
+    job_id = launch.submit(config, PAYMENT_FRAUD, tmp_path / "strict", options)
+    wait_finished(config, job_id, timeout_s=300)
+
+    results = {r["event_id"]: r for r in read_values(config, PAYMENT_FRAUD.result_topic + suffix)}
+    assert set(results) == set(scored["event_id"])  # the refused rows are results too
+    refused = {scored["event_id"][5], scored["event_id"][20]}
+    for event_id, result in results.items():
+        if event_id in refused:
+            assert result["score"] is None
+            assert "ValueError" in result["error"] and "infinity" in result["error"]
+        else:
+            assert result["error"] is None
+    finite = scored.drop(index=[5, 20])
+    want = artifact.score(feature_frame(finite, PAYMENT_FRAUD))
+    got = [results[e]["score"] for e in finite["event_id"]]
+    assert np.allclose(got, want, rtol=0, atol=TOLERANCE)
+    assert flink_client.failures(config, job_id) == 0  # no restart: no crash loop
