@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 from common.features.columns import feature_kind
@@ -82,13 +82,39 @@ def stored_vector_json(view: FeatureView, vector: StoredVector) -> dict[str, Any
     }
 
 
-@cache
-def _plan(contract: ModelContract) -> list[tuple[str, str, str | None, str]]:
-    """Per input, once per contract: name, type, its view (None for the event) and ref."""
-    return [
-        (i.name, i.type, None if i.source_name == EVENT else i.source_name, i.ref)
-        for i in contract.inputs
-    ]
+@dataclass(frozen=True)
+class _Plan:
+    """What ``model_vector`` needs of a contract, worked out once per contract."""
+
+    entity_keys: tuple[str, ...]
+    event_inputs: frozenset[str]
+    views: tuple[tuple[str, int, str, str], ...]
+    """(name, version, entity key, qualified name) of each view."""
+    inputs: tuple[tuple[str, str, str | None, str], ...]
+    """(name, type, view name or None for the event, ref) of each input, in contract order."""
+
+
+_PLANS: dict[int, tuple[ModelContract, _Plan]] = {}
+
+
+def _plan(contract: ModelContract) -> _Plan:
+    # By identity: hashing a frozen contract walks every view and feature (~50 µs a call).
+    # The contract is kept with its plan, so its id cannot be reused by another object.
+    cached = _PLANS.get(id(contract))
+    if cached is None:
+        plan = _Plan(
+            entity_keys=tuple(contract.entity_keys),
+            event_inputs=frozenset(i.name for i in contract.inputs if i.source_name == EVENT),
+            views=tuple(
+                (v.name, v.version, v.entity.key, v.qualified_name) for v in contract.views
+            ),
+            inputs=tuple(
+                (i.name, i.type, None if i.source_name == EVENT else i.source_name, i.ref)
+                for i in contract.inputs
+            ),
+        )
+        cached = _PLANS[id(contract)] = (contract, plan)
+    return cached[1]
 
 
 def model_vector(
@@ -111,24 +137,23 @@ def model_vector(
         BadRequest: an entity key is missing or empty, an event value does not parse, or
             ``event_values`` names something that is not an event input.
     """
-    absent = [k for k in contract.entity_keys if not keys.get(k)]
+    plan = _plan(contract)
+    absent = [k for k in plan.entity_keys if not keys.get(k)]
     if absent:
         raise BadRequest(f"model {contract.qualified_name} needs entity keys {absent}")
     event_values = event_values or {}
-    event_inputs = {i.name: i for i in contract.inputs if i.source_name == EVENT}
-    unknown = sorted(set(event_values) - set(event_inputs))
+    unknown = sorted(set(event_values) - plan.event_inputs)
     if unknown:
         raise BadRequest(
             f"{unknown} are not event inputs of {contract.qualified_name} "
-            f"(those are {sorted(event_inputs)})"
+            f"(those are {sorted(plan.event_inputs)})"
         )
-    views = contract.views
-    stored = store.get_vectors([(v.name, v.version, keys[v.entity.key]) for v in views])
+    stored = store.get_vectors([(name, version, keys[key]) for name, version, key, _ in plan.views])
     now_ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-    by_view = dict(zip((v.name for v in views), stored, strict=True))
+    by_view = {view[0]: vector for view, vector in zip(plan.views, stored, strict=True)}
     features: dict[str, Any] = {}
     missing: list[str] = []
-    for name, avro_type, view_name, ref in _plan(contract):
+    for name, avro_type, view_name, ref in plan.inputs:
         if view_name is None:
             text = event_values.get(name)
             if text is None:
@@ -143,15 +168,15 @@ def model_vector(
             features[name] = parse_value(raw, avro_type)
     as_of: dict[str, str | None] = {}
     staleness: dict[str, float | None] = {}
-    for view, vector in zip(views, stored, strict=True):
-        as_of[view.qualified_name] = _iso(vector.event_time_ms) if vector else None
-        staleness[view.qualified_name] = (now_ms - vector.event_time_ms) / 1000 if vector else None
+    for (*_, qualified), vector in zip(plan.views, stored, strict=True):
+        as_of[qualified] = _iso(vector.event_time_ms) if vector else None
+        staleness[qualified] = (now_ms - vector.event_time_ms) / 1000 if vector else None
         if vector is None:
-            missing.append(view.qualified_name)
+            missing.append(qualified)
     return {
         "model": contract.name,
         "version": contract.version,
-        "keys": {k: keys[k] for k in contract.entity_keys},
+        "keys": {k: keys[k] for k in plan.entity_keys},
         "features": features,
         "as_of": as_of,
         "staleness_s": staleness,
