@@ -107,6 +107,30 @@ def _produce(config: StackConfig, topic: str, requests: list[dict[str, Any]]) ->
     assert sink.close() == 0
 
 
+def _score(
+    config: StackConfig,
+    unique_topic: Any,
+    requests: list[dict[str, Any]],
+    model: Path,
+    suffix: str,
+    parallelism: int,
+) -> str:
+    """Produce ``requests`` to a topic of their own and score them, bounded; the job id."""
+    source = unique_topic("inference.requests.payment_fraud.v1")
+    _produce(config, source, requests)
+    options = RunOptions(
+        parallelism=parallelism,
+        source_topic=source,
+        topic_suffix=suffix,
+        startup="earliest",
+        bounded=True,
+        group_id=f"test{suffix}",
+    )
+    job_id = launch.submit(config, PAYMENT_FRAUD, model, options)
+    wait_finished(config, job_id, timeout_s=300)
+    return job_id
+
+
 def test_every_request_scored_once_as_the_artefact_scores(
     stack_config: StackConfig, unique_topic, tmp_path: Path
 ) -> None:
@@ -128,20 +152,8 @@ def test_every_request_scored_once_as_the_artefact_scores(
             strict=True,
         )
     )
-    source = unique_topic("inference.requests.payment_fraud.v1")
     suffix = "." + unique_topic("score")
-    _produce(config, source, requests)
-
-    options = RunOptions(
-        parallelism=2,
-        source_topic=source,
-        topic_suffix=suffix,
-        startup="earliest",
-        bounded=True,
-        group_id=f"test{suffix}",
-    )
-    job_id = launch.submit(config, PAYMENT_FRAUD, tmp_path / "model", options)
-    wait_finished(config, job_id, timeout_s=300)
+    job_id = _score(config, unique_topic, requests, tmp_path / "model", suffix, parallelism=2)
 
     result_topic = PAYMENT_FRAUD.result_topic + suffix
     results = read_values(config, result_topic)
@@ -191,20 +203,8 @@ def test_rows_the_model_cannot_score_get_an_error_and_no_restart(
     scored = frame.tail(40).reset_index(drop=True).astype({"card_amount_usd_avg_24h": float})
     scored.loc[[5, 20], "card_amount_usd_avg_24h"] = np.inf
     requests = [_request(row, i) for i, row in enumerate(scored.to_dict("records"))]
-    source = unique_topic("inference.requests.payment_fraud.v1")
     suffix = "." + unique_topic("strict")
-    _produce(config, source, requests)
-
-    options = RunOptions(
-        parallelism=1,
-        source_topic=source,
-        topic_suffix=suffix,
-        startup="earliest",
-        bounded=True,
-        group_id=f"test{suffix}",
-    )
-    job_id = launch.submit(config, PAYMENT_FRAUD, tmp_path / "strict", options)
-    wait_finished(config, job_id, timeout_s=300)
+    job_id = _score(config, unique_topic, requests, tmp_path / "strict", suffix, parallelism=1)
 
     results = {r["event_id"]: r for r in read_values(config, PAYMENT_FRAUD.result_topic + suffix)}
     assert set(results) == set(scored["event_id"])  # the refused rows are results too
