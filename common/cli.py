@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -20,8 +23,12 @@ from common.features.sql import FeatureJob
 from common.generate.cli import generate
 from common.local import artifacts, flink_client, parts, stack
 from common.local.processes import read as read_pid
+from common.models import ContractError, request_schema
 from common.models import catalog as model_catalog
-from common.models import request_schema
+from common.models.contract import ModelContract
+from common.models.server import DEFAULT_HOST, DEFAULT_PORT, make_server
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _config() -> StackConfig:
@@ -218,20 +225,45 @@ def _load_job(name: str) -> FeatureJob:
         raise click.ClickException(str(exc)) from exc
 
 
+def _submit_options(command: F) -> F:
+    """The options of every command that submits a Kafka job to the local cluster."""
+    options = [
+        click.option("-p", "--parallelism", type=click.IntRange(min=1), help="Task parallelism."),
+        click.option(
+            "--from-savepoint", help="Restore from this savepoint or retained checkpoint."
+        ),
+        click.option("--source-topic", help="Read this topic instead of the default one."),
+        click.option("--topic-suffix", default="", help="Appended to every output topic."),
+        click.option(
+            "--startup",
+            type=click.Choice(["group", "earliest", "latest"]),
+            default="group",
+            show_default=True,
+            help="Where to start without state: committed group offsets (else earliest), or "
+            "an end.",
+        ),
+        click.option(
+            "--bounded", is_flag=True, help="Stop at the end offsets of the start moment."
+        ),
+        click.option(
+            "--wait", "wait_s", type=float, help="Wait this many seconds for the job to end."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _report_submitted(config: StackConfig, name: str, job_id: str, wait_s: float | None) -> None:
+    click.echo(f"{name}: job {job_id}  ({config.flink_rest_url}/#/job/running/{job_id})")
+    if wait_s:
+        details = flink_client.wait_for_terminal(config, job_id, timeout_s=wait_s)
+        click.echo(f"{name}: {details['state']}")
+
+
 @main.command("run")
 @click.argument("job_name", metavar="JOB")
-@click.option("-p", "--parallelism", type=click.IntRange(min=1), help="Task parallelism.")
-@click.option("--from-savepoint", help="Restore from this savepoint or retained checkpoint.")
-@click.option("--source-topic", help="Read this topic instead of the source's.")
-@click.option("--topic-suffix", default="", help="Appended to every output topic.")
-@click.option(
-    "--startup",
-    type=click.Choice(["group", "earliest", "latest"]),
-    default="group",
-    show_default=True,
-    help="Where to start without state: committed group offsets (else earliest), or an end.",
-)
-@click.option("--bounded", is_flag=True, help="Stop at the end offsets of the start moment.")
+@_submit_options
 @click.option("--no-online-store", is_flag=True, help="Leave the Redis online store out.")
 @click.option(
     "--model",
@@ -239,18 +271,12 @@ def _load_job(name: str) -> FeatureJob:
     multiple=True,
     help="inference_requests only: serve just this model (repeatable; default all).",
 )
-@click.option("--wait", "wait_s", type=float, help="Wait this many seconds for the job to end.")
 def run(
     job_name: str,
-    parallelism: int | None,
-    from_savepoint: str | None,
-    source_topic: str | None,
-    topic_suffix: str,
-    startup: str,
-    bounded: bool,
     no_online_store: bool,
     models: tuple[str, ...],
     wait_s: float | None,
+    **options: Any,
 ) -> None:
     """Run a job (jobs/<JOB>: a feature job or inference_requests) on the local Flink cluster."""
     config = _config()
@@ -258,24 +284,12 @@ def run(
         job = catalog.load_runnable(job_name)
     except DefinitionError as exc:
         raise click.ClickException(str(exc)) from exc
-    options = RunOptions(
-        parallelism=parallelism,
-        from_savepoint=from_savepoint,
-        source_topic=source_topic,
-        topic_suffix=topic_suffix,
-        startup=startup,
-        bounded=bounded,
-        online_store=not no_online_store,
-        models=models,
-    )
+    run_options = RunOptions(**options, online_store=not no_online_store, models=models)
     try:
-        job_id = launch.submit(config, job, options, on_progress=click.echo)
+        job_id = launch.submit(config, job, run_options, on_progress=click.echo)
     except (flink_client.FlinkJobError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"{job.dashed}: job {job_id}  ({config.flink_rest_url}/#/job/running/{job_id})")
-    if wait_s:
-        details = flink_client.wait_for_terminal(config, job_id, timeout_s=wait_s)
-        click.echo(f"{job.dashed}: {details['state']}")
+    _report_submitted(config, job.dashed, job_id, wait_s)
 
 
 @main.command("offline")
@@ -328,6 +342,159 @@ def offline(
         + ", ".join(f"{v} {n:,} rows" for v, n in summary.rows.items())
         + f"; dead letters {rejected:,} ({reasons}); job ran {summary.seconds:.1f} s"
     )
+
+
+# --- models --------------------------------------------------------------------------------------
+
+
+def _contract(model: str, version: int | None = None) -> ModelContract:
+    try:
+        return model_catalog.contract(model, version)
+    except ContractError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command("train")
+@click.argument("model")
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Training rows (Parquet): event_id, event_time, one column per contract input.",
+)
+@click.option(
+    "--labels",
+    "labels_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Labels (Parquet): the trigger's id column and the label. Without: an IsolationForest.",
+)
+@click.option(
+    "--output", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory."
+)
+@click.option("--version", type=int, help="Contract version (default: the highest).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the estimator.")
+@click.option(
+    "--test-fraction",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.25,
+    show_default=True,
+    help="Share of rows held out: the latest by event time.",
+)
+@click.option("--label-column", default="is_fraud", show_default=True, help="Label in --labels.")
+def train(
+    model: str,
+    input_path: Path,
+    labels_path: Path | None,
+    output: Path,
+    version: int | None,
+    seed: int,
+    test_fraction: float,
+    label_column: str,
+) -> None:
+    """Train MODEL's reference model; write model.skops, contract.json, metrics.json to OUTPUT."""
+    # scikit-learn takes seconds to import: only the commands that need it do.
+    from common.models import training
+    from common.models.artifact import ArtifactError
+
+    contract = _contract(model, version)
+    try:
+        metrics = training.train_files(
+            contract,
+            input_path,
+            labels_path,
+            output,
+            seed=seed,
+            test_fraction=test_fraction,
+            label_column=label_column,
+        )
+    except (training.TrainingError, ArtifactError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(training.summary_line(metrics))
+    click.echo(f"wrote {output}/model.skops, contract.json, metrics.json")
+
+
+@main.command("score")
+@click.argument("model")
+@click.option(
+    "--model-path",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="The artefact directory (featurestream train --output), readable by the TaskManagers.",
+)
+@click.option("--version", type=int, help="Contract version (default: the highest).")
+@_submit_options
+def score(
+    model: str, model_path: Path, version: int | None, wait_s: float | None, **options: Any
+) -> None:
+    """Score MODEL's inference requests on the local Flink cluster (jobs/model_scoring)."""
+    from common.models.artifact import ArtifactError
+    from jobs.model_scoring import launch as scoring_launch
+    from jobs.model_scoring.scoring import dashed
+
+    config = _config()
+    contract = _contract(model, version)
+    try:
+        job_id = scoring_launch.submit(
+            config, contract, model_path, RunOptions(**options), on_progress=click.echo
+        )
+    except (ArtifactError, flink_client.FlinkJobError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    _report_submitted(config, dashed(contract), job_id, wait_s)
+
+
+# --- online lookup -------------------------------------------------------------------------------
+
+
+@main.group("features")
+def features_group() -> None:
+    """The online store: the latest feature vector per entity (Redis)."""
+
+
+@features_group.command("get")
+@click.argument("view_name", metavar="VIEW")
+@click.argument("key")
+@click.option("--version", type=int, help="View version (default: the highest defined).")
+def features_get(view_name: str, key: str, version: int | None) -> None:
+    """Print the stored vector of KEY in VIEW as JSON, features typed by the definitions."""
+    from common.models.serving import stored_vector_json
+    from common.online_store import OnlineStore, redis_key
+
+    views = [v for v in _all_views() if v.name == view_name]
+    if version is not None:
+        views = [v for v in views if v.version == version]
+    if not views:
+        known = ", ".join(sorted({v.qualified_name for v in _all_views()}))
+        raise click.ClickException(f"no feature view {view_name}; known: {known}")
+    view = max(views, key=lambda v: v.version)
+    vector = OnlineStore.connect(_config()).get(view.name, view.version, key)
+    if vector is None:
+        raise click.ClickException(
+            f"no vector stored for {key!r} in {view.qualified_name} "
+            f"(Redis key {redis_key(view.name, view.version, key)}): no event of it yet, or its "
+            "TTL passed"
+        )
+    click.echo(json.dumps(stored_vector_json(view, vector), indent=2))
+
+
+@main.command("serve")
+@click.option("--host", default=DEFAULT_HOST, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
+def serve(host: str, port: int) -> None:
+    """HTTP: GET /healthz, /models, /models/<model>/features?<entity keys>[&<event inputs>]."""
+    from common.online_store import OnlineStore
+
+    config = _config()
+    server = make_server(OnlineStore.connect(config), host, port)
+    click.echo(
+        f"serving on http://{host}:{server.server_address[1]} (Redis {config.redis_url})", err=True
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 if __name__ == "__main__":

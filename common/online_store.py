@@ -86,20 +86,30 @@ class OnlineStore:
     ) -> dict[str, StoredVector | None]:
         """Stored vectors of several entities in one round trip."""
         keys = list(entity_keys)
+        vectors = self.get_vectors([(view, version, key) for key in keys])
+        return dict(zip(keys, vectors, strict=True))
+
+    def get_vectors(self, wanted: Sequence[tuple[str, int, str]]) -> list[StoredVector | None]:
+        """The stored vector of each ``(view, version, entity key)``, in one round trip."""
         pipeline = self._client.pipeline(transaction=False)
-        for key in keys:
+        for view, version, key in wanted:
             pipeline.hgetall(redis_key(view, version, key))
-        result: dict[str, StoredVector | None] = {}
-        for key, raw in zip(keys, pipeline.execute(), strict=True):
-            if not raw:
-                result[key] = None
-                continue
-            features = {k: v for k, v in raw.items() if k not in _RESERVED}
-            result[key] = StoredVector(
-                entity_key=key,
-                event_time_ms=int(raw["event_time"]),
-                event_id=raw["event_id"],
-                version=int(raw["version"]),
-                features=features,
-            )
-        return result
+        return [
+            _vector(key, raw) for (_, _, key), raw in zip(wanted, pipeline.execute(), strict=True)
+        ]
+
+    def ping(self) -> bool:
+        """Whether Redis answers."""
+        return bool(self._client.ping())
+
+
+def _vector(entity_key: str, raw: Mapping[str, str]) -> StoredVector | None:
+    if not raw:
+        return None
+    return StoredVector(
+        entity_key=entity_key,
+        event_time_ms=int(raw["event_time"]),
+        event_id=raw["event_id"],
+        version=int(raw["version"]),
+        features={k: v for k, v in raw.items() if k not in _RESERVED},
+    )

@@ -87,6 +87,16 @@ def _sql_type(field_type: Any, where: str) -> tuple[str, bool]:
             return "TIMESTAMP(3)", False
         if field_type.get("type") == "enum":
             return "STRING", False
+        if field_type.get("type") == "record":
+            # Nested records (inference requests' features, keys, lineage) as ROW columns.
+            fields = []
+            for field in field_type["fields"]:
+                sql, nullable = _sql_type(field["type"], f"{where}.{field['name']}")
+                fields.append(f"`{field['name']}` {sql}{'' if nullable else ' NOT NULL'}")
+            return f"ROW<{', '.join(fields)}>", False
+        if field_type.get("type") == "array":
+            sql, nullable = _sql_type(field_type["items"], f"{where}[]")
+            return f"ARRAY<{sql}{'' if nullable else ' NOT NULL'}>", False
         if field_type.get("type") in _PRIMITIVES:
             return _sql_type(field_type["type"], where)
     raise DefinitionError(f"{where}: unsupported Avro type {field_type!r}")

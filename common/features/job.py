@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from common import credentials, registry
-from common.config import load_stack_config
+from common.config import StackConfig, load_stack_config
 from common.features.sql import CompiledJob, FeatureJob, JobSettings, compile_job
 
 DEFAULT_CHECKPOINT_INTERVAL = "1 s"
@@ -21,21 +21,24 @@ DEFAULT_WATERMARK_INTERVAL = "200 ms"
 MAX_PARALLELISM = 128
 
 
-def base_arg_parser(
-    job_name: str, description: str, source_help: str, checkpoint_interval: str
-) -> argparse.ArgumentParser:
-    """The options every job driver shares; defaults come from the local stack's configuration."""
-    config = load_stack_config()
-    parser = argparse.ArgumentParser(prog=f"jobs.{job_name}.job", description=description)
+def add_kafka_job_arguments(
+    parser: argparse.ArgumentParser,
+    config: StackConfig,
+    source_topic: str,
+    group_id: str,
+    checkpoint_interval: str = DEFAULT_CHECKPOINT_INTERVAL,
+) -> None:
+    """The options every Kafka-in, Kafka-out job shares (feature, inference, scoring jobs).
+
+    Defaults come from ``config`` (the local stack's configuration).
+    """
     parser.add_argument("--bootstrap-servers", default=config.bootstrap_servers)
     parser.add_argument("--registry-url", default=config.registry_url)
-    parser.add_argument("--redis-url", default=config.redis_url)
-    parser.add_argument("--no-online-store", action="store_true", help="leave Redis out")
-    parser.add_argument("--source-topic", help=source_help)
+    parser.add_argument("--source-topic", help=f"default: {source_topic}")
     parser.add_argument("--topic-suffix", default="", help="appended to every output topic")
     parser.add_argument("--startup", choices=("group", "earliest", "latest"), default="group")
     parser.add_argument("--bounded", action="store_true", help="stop at today's end offsets")
-    parser.add_argument("--group-id", help=f"default: featurestream-{job_name.replace('_', '-')}")
+    parser.add_argument("--group-id", help=f"default: {group_id}")
     parser.add_argument("--checkpoint-interval", default=checkpoint_interval)
     parser.add_argument(
         "--watermark-interval",
@@ -48,6 +51,18 @@ def base_arg_parser(
         help="block until the job ends (needed when run in-process on a mini cluster)",
     )
     parser.add_argument("--explain", action="store_true", help="print the SQL and exit")
+
+
+def base_arg_parser(
+    job_name: str, description: str, source_topic: str, checkpoint_interval: str
+) -> argparse.ArgumentParser:
+    """A view-computing job's command line (feature and inference jobs)."""
+    config = load_stack_config()
+    parser = argparse.ArgumentParser(prog=f"jobs.{job_name}.job", description=description)
+    group_id = f"featurestream-{job_name.replace('_', '-')}"
+    add_kafka_job_arguments(parser, config, source_topic, group_id, checkpoint_interval)
+    parser.add_argument("--redis-url", default=config.redis_url)
+    parser.add_argument("--no-online-store", action="store_true", help="leave Redis out")
     return parser
 
 
@@ -56,7 +71,7 @@ def build_arg_parser(job: FeatureJob) -> argparse.ArgumentParser:
     return base_arg_parser(
         job.name,
         f"Feature job {job.name}: views " + ", ".join(v.qualified_name for v in job.views),
-        f"default: {job.source.topic}",
+        job.source.topic,
         DEFAULT_CHECKPOINT_INTERVAL,
     )
 
@@ -102,20 +117,16 @@ def register_sink_schemas(
         registry.ensure_registered_text(client, topic, canonical)
 
 
-def submit(
+def table_environment(
     pipeline_name: str,
-    compiled: CompiledJob,
     checkpoint_interval: str,
-    wait: bool = False,
     watermark_interval: str = DEFAULT_WATERMARK_INTERVAL,
-    registry_user_info: str | None = None,
-) -> str | None:
-    """Plan ``compiled`` in a PyFlink TableEnvironment and execute it; the job id if known.
+) -> Any:
+    """A streaming TableEnvironment with featurestream's job settings (exactly-once, UTC).
 
     ``pipeline_name`` is the Flink job name (``featurestream-<job>``): the CLI finds running
     jobs by it.
     """
-    from pyflink.java_gateway import get_gateway
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
@@ -134,16 +145,16 @@ def submit(
     config.set("pipeline.max-parallelism", str(MAX_PARALLELISM))
     # Operator uids from the plan, so an unchanged job restores from its savepoints.
     config.set("table.exec.uid.generation", "ALWAYS")
-    env.execute_sql(
-        "CREATE TEMPORARY SYSTEM FUNCTION fs_count_dead_letter "
-        "AS 'dev.featurestream.flink.CountDeadLetter' LANGUAGE JAVA"
-    )
-    jvm = get_gateway().jvm
-    register_sink_schemas(compiled, jvm, registry_user_info)
-    # A function instance carrying its spec can only be registered through the Java API.
-    j_env = env._j_tenv
-    for name, spec in compiled.window_functions.items():
-        j_env.createTemporarySystemFunction(name, jvm.dev.featurestream.flink.WindowFeatures(spec))
+    return env
+
+
+def execute(
+    env: Any, compiled: CompiledJob, wait: bool = False, registry_user_info: str | None = None
+) -> str | None:
+    """Register the sink schemas, run the statements, submit the inserts; the job id if known."""
+    from pyflink.java_gateway import get_gateway
+
+    register_sink_schemas(compiled, get_gateway().jvm, registry_user_info)
     for statement in compiled.statements:
         env.execute_sql(statement)
     statements = env.create_statement_set()
@@ -155,6 +166,30 @@ def submit(
     if wait:
         result.wait()
     return job_id
+
+
+def submit(
+    pipeline_name: str,
+    compiled: CompiledJob,
+    checkpoint_interval: str,
+    wait: bool = False,
+    watermark_interval: str = DEFAULT_WATERMARK_INTERVAL,
+    registry_user_info: str | None = None,
+) -> str | None:
+    """Plan a view-computing job (its window functions registered) and execute it."""
+    from pyflink.java_gateway import get_gateway
+
+    env = table_environment(pipeline_name, checkpoint_interval, watermark_interval)
+    env.execute_sql(
+        "CREATE TEMPORARY SYSTEM FUNCTION fs_count_dead_letter "
+        "AS 'dev.featurestream.flink.CountDeadLetter' LANGUAGE JAVA"
+    )
+    jvm = get_gateway().jvm
+    # A function instance carrying its spec can only be registered through the Java API.
+    j_env = env._j_tenv
+    for name, spec in compiled.window_functions.items():
+        j_env.createTemporarySystemFunction(name, jvm.dev.featurestream.flink.WindowFeatures(spec))
+    return execute(env, compiled, wait, registry_user_info)
 
 
 def main(job: FeatureJob, argv: Sequence[str] | None = None) -> None:

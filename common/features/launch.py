@@ -62,15 +62,13 @@ class RunOptions:
     extra_args: tuple[str, ...] = ()
     module: str | None = None
 
-    def job_args(self, config: StackConfig) -> list[str]:
-        """Arguments for ``jobs/<job>/job.py``."""
+    def kafka_job_args(self, config: StackConfig) -> list[str]:
+        """Arguments every Kafka job module takes (``job.add_kafka_job_arguments``)."""
         args = [
             "--bootstrap-servers",
             config.bootstrap_servers,
             "--registry-url",
             config.registry_url,
-            "--redis-url",
-            config.redis_url,
             "--topic-suffix",
             self.topic_suffix,
             "--startup",
@@ -78,17 +76,22 @@ class RunOptions:
         ]
         if self.checkpoint_interval:
             args += ["--checkpoint-interval", self.checkpoint_interval]
-        for model in self.models:
-            args += ["--model", model]
         if self.source_topic:
             args += ["--source-topic", self.source_topic]
         if self.bounded:
             args.append("--bounded")
-        if not self.online_store:
-            args.append("--no-online-store")
         if self.group_id:
             args += ["--group-id", self.group_id]
         return args + list(self.extra_args)
+
+    def job_args(self, config: StackConfig) -> list[str]:
+        """Arguments for ``jobs/<job>/job.py`` of a feature job or the inference job."""
+        args = [*self.kafka_job_args(config), "--redis-url", config.redis_url]
+        for model in self.models:
+            args += ["--model", model]
+        if not self.online_store:
+            args.append("--no-online-store")
+        return args
 
 
 def output_topics(job: Job, suffix: str = "", models: tuple[str, ...] = ()) -> dict[str, str]:
@@ -126,6 +129,31 @@ def prepare(config: StackConfig, job: Job, options: RunOptions) -> None:
         ensure_topic(config, topic)
 
 
+def submit_module(
+    config: StackConfig,
+    module: str,
+    args: list[str],
+    options: RunOptions,
+    ship_code: bool = False,
+) -> str:
+    """Submit the job module ``module`` (``jobs.<job>.job``) detached; its Flink job id.
+
+    The driver runs here, importing the repository from its working directory; task managers
+    import featurestream from the cluster's Python (the venv, which installs this checkout), so
+    by default no code is shipped (``ship_code``: ``-pyfs``, which zips the whole checkout).
+    """
+    return flink_client.submit_python(
+        config,
+        module=module,
+        args=args,
+        parallelism=options.parallelism,
+        from_savepoint=options.from_savepoint,
+        allow_non_restored_state=options.allow_non_restored_state,
+        cwd=REPO_ROOT,
+        ship_cwd=ship_code,
+    )
+
+
 def submit(
     config: StackConfig,
     job: Job,
@@ -136,15 +164,8 @@ def submit(
     on_progress(f"registering schemas and creating topics for {job.name}")
     prepare(config, job, options)
     on_progress(f"submitting {job.name} to {config.flink_rest_url}")
-    job_id = flink_client.submit_python(
-        config,
-        module=options.module or f"jobs.{job.name}.job",
-        args=options.job_args(config),
-        parallelism=options.parallelism,
-        from_savepoint=options.from_savepoint,
-        allow_non_restored_state=options.allow_non_restored_state,
-        cwd=REPO_ROOT,
-    )
+    module = options.module or f"jobs.{job.name}.job"
+    job_id = submit_module(config, module, options.job_args(config), options)
     # How it was started, for the savepoint verbs (restart the same way) and listings.
     runs.record(config, job, job_id, options)
     return job_id

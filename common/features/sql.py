@@ -163,6 +163,64 @@ def kafka_table_options(options: dict[str, str], settings: JobSettings) -> dict[
     return merged
 
 
+def startup_options(settings: JobSettings) -> dict[str, str]:
+    """Kafka source options for ``settings.startup`` and ``settings.bounded``."""
+    if settings.startup == "group":
+        options = {
+            "scan.startup.mode": "group-offsets",
+            "properties.auto.offset.reset": "earliest",
+        }
+    elif settings.startup in ("earliest", "latest"):
+        options = {"scan.startup.mode": f"{settings.startup}-offset"}
+    else:
+        raise ValueError(f"startup {settings.startup!r}: use earliest, latest or group")
+    if settings.bounded:
+        options["scan.bounded.mode"] = "latest-offset"
+    return options
+
+
+def exactly_once_sink_options(
+    settings: JobSettings,
+    topic: str,
+    transactional_id_prefix: str,
+    schema: str,
+    key_field: str | None = None,
+) -> dict[str, str]:
+    """An exactly-once Kafka sink writing ``avro-confluent`` values with the schema text
+    ``schema`` (and the raw ``key_field`` as key): the options every featurestream output has.
+
+    Transactions commit with each checkpoint; consumers read ``read_committed``.
+    """
+    options = {
+        "connector": "kafka",
+        "topic": topic,
+        "properties.bootstrap.servers": settings.bootstrap_servers,
+        "properties.transaction.timeout.ms": "900000",
+        "sink.delivery-guarantee": "exactly-once",
+        "sink.transactional-id-prefix": transactional_id_prefix,
+    }
+    if key_field:
+        options.update({"key.format": "raw", "key.fields": key_field})
+    options.update(
+        {
+            "value.format": "avro-confluent",
+            "value.avro-confluent.url": settings.registry_url,
+            "value.avro-confluent.schema": schema,
+        }
+    )
+    if key_field:
+        options["value.fields-include"] = "ALL"
+    return options
+
+
+def kafka_table(name: str, columns: str, options: dict[str, str], settings: JobSettings) -> str:
+    """``CREATE TABLE`` of a Kafka table, credentials added (``kafka_table_options``)."""
+    return (
+        f"CREATE TABLE `{name}` (\n  {columns}\n) "
+        f"{with_options(kafka_table_options(options, settings))}"
+    )
+
+
 @dataclass(frozen=True)
 class Names:
     """SQL names of one pipeline (source → dead letters, views) within a job.
@@ -278,20 +336,8 @@ def source_ddl(job: FeatureJob, settings: JobSettings, names: Names = Names()) -
         "value.featurestream-avro.url": settings.registry_url,
         "value.fields-include": "EXCEPT_KEY",
     }
-    if settings.startup == "group":
-        options["scan.startup.mode"] = "group-offsets"
-        options["properties.auto.offset.reset"] = "earliest"
-    elif settings.startup in ("earliest", "latest"):
-        options["scan.startup.mode"] = f"{settings.startup}-offset"
-    else:
-        raise ValueError(f"startup {settings.startup!r}: use earliest, latest or group")
-    if settings.bounded:
-        options["scan.bounded.mode"] = "latest-offset"
-    body = ",\n  ".join(lines)
-    return (
-        f"CREATE TABLE `{names.source}` (\n  {body}\n) "
-        f"{with_options(kafka_table_options(options, settings))}"
-    )
+    options.update(startup_options(settings))
+    return kafka_table(names.source, ",\n  ".join(lines), options, settings)
 
 
 def classified_view(job: FeatureJob, names: Names = Names()) -> str:
@@ -319,17 +365,9 @@ def dead_letter_ddl(
     job: FeatureJob, settings: JobSettings, topic: str, names: Names = Names()
 ) -> str:
     """The dead-letter sink (exactly-once, ``dead_letter.avsc``)."""
-    options = {
-        "connector": "kafka",
-        "topic": topic,
-        "properties.bootstrap.servers": settings.bootstrap_servers,
-        "properties.transaction.timeout.ms": "900000",
-        "sink.delivery-guarantee": "exactly-once",
-        "sink.transactional-id-prefix": f"{job.dashed}-{names.dashed}dlq",
-        "value.format": "avro-confluent",
-        "value.avro-confluent.url": settings.registry_url,
-        "value.avro-confluent.schema": schema_text(DEAD_LETTER_SCHEMA),
-    }
+    options = exactly_once_sink_options(
+        settings, topic, f"{job.dashed}-{names.dashed}dlq", schema_text(DEAD_LETTER_SCHEMA)
+    )
     return (
         f"CREATE TABLE `{names.dead_letters}` (\n"
         "  `source_topic` STRING NOT NULL,\n"
@@ -408,25 +446,11 @@ def view_statements(
 
 def _feature_sink_ddl(job: FeatureJob, view: FeatureView, settings: JobSettings, topic: str) -> str:
     columns = ",\n  ".join(f"`{name}` {sql}" for name, sql in output_columns(view))
-    options = {
-        "connector": "kafka",
-        "topic": topic,
-        "properties.bootstrap.servers": settings.bootstrap_servers,
-        "properties.transaction.timeout.ms": "900000",
-        "sink.delivery-guarantee": "exactly-once",
-        "sink.transactional-id-prefix": f"{job.dashed}-{view.name.replace('_', '-')}"
-        f"-v{view.version}",
-        "key.format": "raw",
-        "key.fields": view.entity.key,
-        "value.format": "avro-confluent",
-        "value.avro-confluent.url": settings.registry_url,
-        "value.avro-confluent.schema": output_schema_text(view),
-        "value.fields-include": "ALL",
-    }
-    return (
-        f"CREATE TABLE `sink_{feature_table(view)}` (\n  {columns}\n) "
-        f"{with_options(kafka_table_options(options, settings))}"
+    prefix = f"{job.dashed}-{view.name.replace('_', '-')}-v{view.version}"
+    options = exactly_once_sink_options(
+        settings, topic, prefix, output_schema_text(view), key_field=view.entity.key
     )
+    return kafka_table(f"sink_{feature_table(view)}", columns, options, settings)
 
 
 def _online_sink_ddl(view: FeatureView, redis_url: str) -> str:

@@ -114,6 +114,8 @@ def _progress(summary: Summary) -> None:
 
 
 def _run(kind: Kind, **options: Any) -> None:
+    if options.get("labels") is not None and options["labels"] == options["to_file"]:
+        raise click.UsageError("--labels and --to-file must be different files")
     if options["bad_pct"] and options["to_file"] is not None:
         raise click.UsageError(
             "--bad-pct writes malformed Kafka values; it cannot be combined with --to-file"
@@ -144,6 +146,13 @@ def trades(**options: Any) -> None:
 
 @generate.command("payments")
 @_generate_options
+@click.option(
+    "--labels",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Also write each payment's label (payment_id, is_fraud, burst_id) to this Parquet "
+    "file: is_fraud marks payments of fraud-like bursts.",
+)
 def payments(**options: Any) -> None:
     """Card payments into the `payments` topic, keyed by card token."""
     _run("payments", **options)

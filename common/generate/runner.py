@@ -29,6 +29,7 @@ from common.generate.events import (
     Kind,
     start_millis,
 )
+from common.generate.labels import Labels
 from common.generate.malformed import MalformedKind, Malformer, unknown_schema_id
 from common.generate.payments import payment_events
 from common.generate.sinks import FileSink, KafkaSink, ensure_topic
@@ -96,6 +97,7 @@ class Summary:
         delivery_failures: Records Kafka did not acknowledge.
         schema_id: Registry id the good values were written with (``None`` for a file).
         first_failure: The first delivery error, if any.
+        labels: Where the payments' labels were written, and how many (``--labels``), if asked.
     """
 
     kind: str
@@ -106,6 +108,7 @@ class Summary:
     delivery_failures: int = 0
     schema_id: int | None = None
     first_failure: str | None = None
+    labels: str | None = None
 
     @property
     def bad_total(self) -> int:
@@ -138,10 +141,11 @@ class Summary:
             if self.delivery_failures
             else ""
         )
+        labels = f"; {self.labels}" if self.labels else ""
         return (
             f"wrote {self.records:,} {self.kind} ({self.records - self.bad_total:,} good, "
             f"bad: {bad}) in {self.elapsed_s:.2f} s, {self.events_per_s:,.0f} events/s "
-            f"to {self.destination}{schema}{failed}"
+            f"to {self.destination}{schema}{failed}{labels}"
         )
 
 
@@ -157,6 +161,7 @@ def produce(
     bad_pct: float = 0.0,
     to_file: Path | None = None,
     topic: str | None = None,
+    labels: Path | None = None,
     on_progress: Callable[[Summary], None] | None = None,
 ) -> Summary:
     """Generate events and write them to Kafka (default) or to an Avro container file.
@@ -178,19 +183,28 @@ def produce(
         bad_pct: Percentage of records replaced by malformed values (Kafka only).
         to_file: Write the good events to this Avro file instead of Kafka.
         topic: Destination topic; the kind's default topic if ``None``.
+        labels: Also write every generated payment's fraud label to this Parquet file
+            (``common.generate.labels``; payments only), once all events are written.
         on_progress: Called about once a second with the summary so far.
 
     Returns:
         What was written. ``delivery_failures`` counts records Kafka did not acknowledge.
 
     Raises:
-        ValueError: an argument is out of range, or ``bad_pct`` is combined with ``to_file``.
+        ValueError: an argument is out of range, ``bad_pct`` is combined with ``to_file``, or
+            ``labels`` with trades.
     """
     if not 0.0 <= bad_pct <= 100.0:
         raise ValueError(f"bad_pct must be within 0 and 100, not {bad_pct}")
     if bad_pct and to_file is not None:
         raise ValueError("malformed records (bad_pct) cannot be written to an Avro file")
+    if labels is not None and kind != "payments":
+        raise ValueError("labels exist for payments only (fraud-like bursts)")
     events = generate_events(kind, count, seed, start, disorder_ms, rate)
+    collected: Labels | None = None
+    if labels is not None:
+        collected = Labels()
+        events = collected.track(events)
     schema = load_schema(SCHEMA_NAMES[kind])
 
     sink: KafkaSink | FileSink
@@ -211,7 +225,9 @@ def produce(
 
     bad_counts = malformer.counts if malformer else dict.fromkeys(MalformedKind, 0)
 
-    def snapshot(records: int, elapsed_s: float, failures: int = 0) -> Summary:
+    def snapshot(
+        records: int, elapsed_s: float, failures: int = 0, labels_line: str | None = None
+    ) -> Summary:
         return Summary(
             kind=kind,
             destination=sink.destination,
@@ -221,6 +237,7 @@ def produce(
             delivery_failures=failures,
             schema_id=schema_id,
             first_failure=sink.first_failure,
+            labels=labels_line,
         )
 
     clock = time.monotonic
@@ -250,7 +267,12 @@ def produce(
                     on_progress(snapshot(written, clock() - began))
     finally:
         failures = sink.close()
-    return snapshot(written, clock() - began, failures)
+    labels_line = None
+    if collected is not None and labels is not None:
+        # Written only once every event was: a file from an interrupted run would mislead.
+        rows = collected.write(labels)
+        labels_line = f"labels of {rows:,} payments ({collected.positives:,} in bursts) to {labels}"
+    return snapshot(written, clock() - began, failures, labels_line)
 
 
 def _file_emitter(sink: FileSink) -> Callable[[GeneratedEvent], None]:

@@ -32,10 +32,14 @@ def submit_python(
     from_savepoint: str | None = None,
     allow_non_restored_state: bool = False,
     cwd: Path | None = None,
+    ship_cwd: bool = True,
 ) -> str:
     """Submit a PyFlink job detached (``flink run -d``) and return its job id.
 
     Exactly one of ``module`` (run as ``-pym``, importable from ``cwd``) or ``script`` is given.
+    ``ship_cwd`` sends ``cwd`` with the job (``-pyfs``). Flink zips a shipped directory whole,
+    venv included, for jobs with Python functions (1.3 GB here); such jobs pass False and their
+    workers import featurestream from the cluster's ``python.executable`` instead.
     """
     if (module is None) == (script is None):
         raise ValueError("give exactly one of module= or script=")
@@ -54,7 +58,7 @@ def submit_python(
         if allow_non_restored_state:
             command.append("--allowNonRestoredState")
     command += ["-pym", module] if module else ["-py", str(script)]
-    if cwd is not None:
+    if cwd is not None and ship_cwd:
         command += ["-pyfs", str(cwd)]
     command += list(args)
     result = subprocess.run(

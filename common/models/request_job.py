@@ -31,7 +31,7 @@ def main(job: InferenceJob, argv: Sequence[str] | None = None) -> None:
     parser = base_arg_parser(
         job.name,
         f"Inference requests for models {', '.join(m.qualified_name for m in job.models)}",
-        "read this topic instead of the model's trigger topic (needs exactly one --model)",
+        "each model's trigger topic (an override needs exactly one --model)",
         CHECKPOINT_INTERVAL,
     )
     parser.set_defaults(watermark_interval=WATERMARK_INTERVAL, no_online_store=True)

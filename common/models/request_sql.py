@@ -29,11 +29,11 @@ from common.features.sql import (
     classified_view,
     dead_letter_ddl,
     dead_letter_insert,
-    kafka_table_options,
+    exactly_once_sink_options,
+    kafka_table,
     quote,
     source_ddl,
     view_statements,
-    with_options,
 )
 from common.models.contract import EVENT, Input, ModelContract
 from common.models.request_schema import request_schema_text, view_time_field
@@ -195,25 +195,14 @@ def _request_sink_ddl(
     job: InferenceJob, model: ModelContract, settings: JobSettings, topic: str
 ) -> str:
     columns = ",\n  ".join(f"`{name}` {sql}" for name, sql in request_columns(model))
-    options = {
-        "connector": "kafka",
-        "topic": topic,
-        "properties.bootstrap.servers": settings.bootstrap_servers,
-        "properties.transaction.timeout.ms": "900000",
-        "sink.delivery-guarantee": "exactly-once",
-        "sink.transactional-id-prefix": f"{job.dashed}-{names_of(model).dashed}requests",
-        "key.format": "raw",
-        "key.fields": "request_id",
-        "value.format": "avro-confluent",
-        "value.avro-confluent.url": settings.registry_url,
-        "value.avro-confluent.schema": request_schema_text(model),
-        "value.fields-include": "ALL",
-    }
-    table = f"{names_of(model).prefix}request_sink"
-    return (
-        f"CREATE TABLE `{table}` (\n  {columns}\n) "
-        f"{with_options(kafka_table_options(options, settings))}"
+    options = exactly_once_sink_options(
+        settings,
+        topic,
+        f"{job.dashed}-{names_of(model).dashed}requests",
+        request_schema_text(model),
+        key_field="request_id",
     )
+    return kafka_table(f"{names_of(model).prefix}request_sink", columns, options, settings)
 
 
 def compile_requests(
