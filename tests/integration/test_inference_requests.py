@@ -52,6 +52,14 @@ def _source_positions(config: StackConfig, topic: str) -> dict[str, tuple[int, i
     return positions
 
 
+def _register_feature_schemas() -> None:
+    subprocess.run(
+        [sys.executable, "-m", "common.cli", "schemas", "register", "--job", "payment_features"],
+        check=True,
+        capture_output=True,
+    )
+
+
 def _assert_requests_are_the_views_values(
     requests: list[dict[str, Any]], events: list[dict[str, Any]]
 ) -> None:
@@ -80,6 +88,7 @@ def test_one_request_per_payment_equal_to_the_views_and_to_offline(
 ) -> None:
     config = stack_config
     job = load_runnable("inference_requests")
+    _register_feature_schemas()  # as payment_features does when it starts
     source = unique_topic("payments")
     suffix = "." + unique_topic("req")
     summary = produce(
@@ -147,11 +156,7 @@ def test_contract_checked_against_the_registry_before_start(
 ) -> None:
     client = registry.client(stack_config)
     # The real feature schemas registered: the contract passes.
-    subprocess.run(
-        [sys.executable, "-m", "common.cli", "schemas", "register", "--job", "payment_features"],
-        check=True,
-        capture_output=True,
-    )
+    _register_feature_schemas()
     check_registered(PAYMENT_FRAUD, client)
 
     # A view whose registered schema types a feature differently fails, naming it.
