@@ -439,28 +439,29 @@ def _wait_until_running(config: StackConfig, job_id: str, timeout_s: float = 120
     raise flink_client.FlinkJobError(f"job {job_id}: tasks not all RUNNING after {timeout_s:.0f}s")
 
 
-def measure_latency(config: StackConfig, job_name: str, rate: float, seconds: float) -> Latency:
-    """Stream ``job_name`` (parallelism 1) while producing at ``rate``; latency of its records."""
-    job, kind = JOBS[job_name]
-    tag = uuid.uuid4().hex[:6]
-    topic = f"bench.{kind}.live-{tag}"
-    suffix = f".bench-{tag}-live"
-    client = registry.client(config)
-    ensure_topic(config, topic)
-    registry.ensure_registered(client, topic, SCHEMA_NAMES[kind])
-    outputs = list(feature_topics(job, suffix).values())
-    for output in outputs:
-        ensure_topic(config, output)
-    print(f"  {job_name} latency: submitting (streaming)", flush=True)
-    job_id = submit(
-        config,
-        "featurestream",
-        job_name,
-        source_topic=topic,
-        topic_suffix=suffix,
-        parallelism=1,
-        bounded=False,
-    )
+@dataclass(frozen=True)
+class LiveRun:
+    """What a streaming job wrote while the generator produced at a fixed rate."""
+
+    received: list[tuple[float, int, bytes]]
+    """(receive wall time in ms, Kafka timestamp in ms, value) per output record."""
+    produced: runner.Summary
+    drained: bool
+    checkpoint_ms: float | None
+    load: float
+
+
+def stream_at_rate(
+    config: StackConfig,
+    job_id: str,
+    outputs: list[str],
+    kind: Kind,
+    topic: str,
+    rate: float,
+    seconds: float,
+) -> LiveRun:
+    """Once ``job_id`` runs, produce ``rate`` events/s (event time = wall clock) to ``topic``
+    for ``seconds`` while stamping ``outputs`` on receipt; cancel the job at the end."""
     try:
         _wait_until_running(config, job_id)
         stamper = ReceiveStamper(config, outputs, config.kafka_partitions)
@@ -483,14 +484,46 @@ def measure_latency(config: StackConfig, job_name: str, rate: float, seconds: fl
         checkpoint_ms = checkpoint_duration_ms(config, job_id)
     finally:
         flink_client.cancel(config, job_id)
+    return LiveRun(stamper.received, summary, drained, checkpoint_ms, load)
 
-    lookup = registry.writer_schemas(client)
+
+def latency_rows(live: LiveRun, config: StackConfig) -> list[tuple[float, float, float]]:
+    """(event time, receive time, sink write time) in ms per record, after the warm-up."""
+    lookup = registry.writer_schemas(registry.client(config))
     rows = []
-    for received_ms, written_ms, value in stamper.received:
+    for received_ms, written_ms, value in live.received:
         event_ms = serde.decode(value, lookup)["event_time"].timestamp() * 1000
-        rows.append((event_ms, received_ms, written_ms))
+        rows.append((event_ms, received_ms, float(written_ms)))
     first_event_ms = min(event_ms for event_ms, _, _ in rows)
-    rows = [r for r in rows if r[0] >= first_event_ms + LATENCY_WARMUP_S * 1000]
+    return [r for r in rows if r[0] >= first_event_ms + LATENCY_WARMUP_S * 1000]
+
+
+def measure_latency(config: StackConfig, job_name: str, rate: float, seconds: float) -> Latency:
+    """Stream ``job_name`` (parallelism 1) while producing at ``rate``; latency of its records."""
+    job, kind = JOBS[job_name]
+    tag = uuid.uuid4().hex[:6]
+    topic = f"bench.{kind}.live-{tag}"
+    suffix = f".bench-{tag}-live"
+    client = registry.client(config)
+    ensure_topic(config, topic)
+    registry.ensure_registered(client, topic, SCHEMA_NAMES[kind])
+    outputs = list(feature_topics(job, suffix).values())
+    for output in outputs:
+        ensure_topic(config, output)
+    print(f"  {job_name} latency: submitting (streaming)", flush=True)
+    job_id = submit(
+        config,
+        "featurestream",
+        job_name,
+        source_topic=topic,
+        topic_suffix=suffix,
+        parallelism=1,
+        bounded=False,
+    )
+    count = round(rate * seconds)
+    live = stream_at_rate(config, job_id, outputs, kind, topic, rate, seconds)
+    rows = latency_rows(live, config)
+    lookup = registry.writer_schemas(client)
     generated = kafka.read_topic(config, topic, expected=min(count, 5000))
     lags = [
         r.timestamp_ms - serde.decode(r.value or b"", lookup)["event_time"].timestamp() * 1000
@@ -499,10 +532,10 @@ def measure_latency(config: StackConfig, job_name: str, rate: float, seconds: fl
     return Latency(
         job=job_name,
         rate=rate,
-        achieved_rate=summary.events_per_s,
-        events=summary.records,
-        received=len(stamper.received),
-        caught_up=drained,
+        achieved_rate=live.produced.events_per_s,
+        events=live.produced.records,
+        received=len(live.received),
+        caught_up=live.drained,
         records=len(rows),
         watermark_delay_ms=round(job.source.max_out_of_orderness.total_seconds() * 1000),
         checkpoint_interval_ms=1000,
@@ -510,8 +543,8 @@ def measure_latency(config: StackConfig, job_name: str, rate: float, seconds: fl
         to_sink_write=Percentiles.of([written - event for event, _, written in rows]),
         sink_write_to_visible=Percentiles.of([received - written for _, received, written in rows]),
         generator_lag=Percentiles.of(lags),
-        checkpoint_duration_ms=checkpoint_ms,
-        load_average=load,
+        checkpoint_duration_ms=live.checkpoint_ms,
+        load_average=live.load,
     )
 
 

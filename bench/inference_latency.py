@@ -22,37 +22,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.feature_jobs import (
-    DRAIN_LIMIT_S,
-    LATENCY_WARMUP_S,
-    QUIET_S,
-    Percentiles,
-    ReceiveStamper,
-    _wait_until_running,
-    checkpoint_duration_ms,
-    load_average,
-)
-from common import registry, serde
+from bench.feature_jobs import Percentiles, latency_rows, stream_at_rate
+from common import registry
 from common.config import StackConfig, load_stack_config
 from common.features import launch
-from common.generate import runner
 from common.generate.events import Kind
 from common.generate.sinks import ensure_topic
-from common.local import flink_client, stack
+from common.local import stack
 from common.models.contract import ModelContract
 from common.models.request_job import CHECKPOINT_INTERVAL, WATERMARK_INTERVAL
 from jobs.inference_requests.job import JOB
 from jobs.inference_requests.models import MODELS
 
 KINDS: dict[str, Kind] = {"payments": "payments", "trades": "trades"}
-SEED = 3
 SETTINGS = {
     "inference job": (CHECKPOINT_INTERVAL, WATERMARK_INTERVAL),
     "feature-job intervals (baseline)": ("1 s", "200 ms"),
@@ -109,54 +96,26 @@ def measure(
     )
     print(f"  {model.qualified_name} [{setting}]: submitting", flush=True)
     job_id = launch.submit(config, JOB, options)
-    try:
-        _wait_until_running(config, job_id)
-        ensure_topic(config, output)
-        stamper = ReceiveStamper(config, [output], config.kafka_partitions)
-        stamper.start()
-        load = load_average()
-        count = round(rate * seconds)
-        summary = runner.produce(
-            kind, config, count=count, seed=SEED, start=datetime.now(UTC), rate=rate, topic=topic
-        )
-        if not summary.ok:
-            raise RuntimeError(summary.line())
-        produced_at = time.monotonic()
-        while (
-            time.monotonic() - stamper.last_receipt < QUIET_S
-            and time.monotonic() - produced_at < DRAIN_LIMIT_S
-        ):
-            time.sleep(0.2)
-        drained = time.monotonic() - stamper.last_receipt >= QUIET_S
-        stamper.stop()
-        checkpoint_ms = checkpoint_duration_ms(config, job_id)
-    finally:
-        flink_client.cancel(config, job_id)
-
-    lookup = registry.writer_schemas(registry.client(config))
-    rows = []
-    for received_ms, written_ms, value in stamper.received:
-        event_ms = serde.decode(value, lookup)["event_time"].timestamp() * 1000
-        rows.append((event_ms, received_ms, written_ms))
-    first = min(event for event, _, _ in rows)
-    rows = [r for r in rows if r[0] >= first + LATENCY_WARMUP_S * 1000]
+    ensure_topic(config, output)
+    live = stream_at_rate(config, job_id, [output], kind, topic, rate, seconds)
+    rows = latency_rows(live, config)
     return RequestLatency(
         model=model.qualified_name,
         setting=setting,
         checkpoint_interval=checkpoint,
         watermark_interval=watermark,
         rate=rate,
-        achieved_rate=summary.events_per_s,
-        events=summary.records,
-        received=len(stamper.received),
-        caught_up=drained,
+        achieved_rate=live.produced.events_per_s,
+        events=live.produced.records,
+        received=len(live.received),
+        caught_up=live.drained,
         records=len(rows),
         budget_ms=model.trigger.max_out_of_orderness.total_seconds() * 1000 + 500,
         total=Percentiles.of([received - event for event, received, _ in rows]),
         to_sink_write=Percentiles.of([written - event for event, _, written in rows]),
         sink_write_to_visible=Percentiles.of([received - written for _, received, written in rows]),
-        checkpoint_duration_ms=checkpoint_ms,
-        load_average=load,
+        checkpoint_duration_ms=live.checkpoint_ms,
+        load_average=live.load,
     )
 
 

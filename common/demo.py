@@ -1,9 +1,11 @@
 """``make demo``: the whole pipeline on the local stack, live.
 
-Run as ``python -m common.demo``: brings up the stack, registers the schemas, starts the
-``payment_features`` and ``trade_features`` jobs (left running), produces trades and payments at
-a steady rate (event time = wall clock, a share malformed), then prints live feature vectors
-from the Redis online store and each job's dead-letter count.
+Run as ``python -m common.demo``: brings up the stack, registers the schemas, trains the
+``payment_fraud`` model once (``common.demo_models``), starts ``payment_features``,
+``trade_features``, ``inference_requests`` and ``model_scoring`` (left running), produces trades
+and payments at a steady rate (event time = wall clock, a share malformed) while it tails the
+scored payments, then prints live feature vectors from the Redis online store and each job's
+dead-letter count.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import httpx
 
 from common import registry, schemas, serde, topics
 from common.config import StackConfig, load_stack_config
+from common.demo_models import ResultTail, ensure_model, start_scoring
 from common.features import FeatureView, catalog, launch
 from common.features.launch import RunOptions
+from common.features.sql import FeatureJob
 from common.generate.events import Kind
 from common.generate.runner import generate_events, produce
 from common.kafka import end_offsets, read_topic
@@ -59,19 +63,23 @@ def _running_jobs(config: StackConfig) -> dict[str, str]:
     return {j["name"]: j["jid"] for j in response.json()["jobs"] if j["state"] == "RUNNING"}
 
 
-def _start_feature_jobs(config: StackConfig) -> dict[str, str]:
-    """Both feature jobs, streaming from committed offsets (left running if already up)."""
+def _start_jobs(config: StackConfig) -> dict[str, str]:
+    """The feature jobs, then the inference job, streaming from committed offsets (left
+    running if already up)."""
     running = _running_jobs(config)
     ids = {}
-    for name in catalog.job_names():
-        job = catalog.load_job(name)
+    for name in [*catalog.job_names(), "inference_requests"]:
+        job = catalog.load_runnable(name)
         if job.dashed in running:
             progress.step(f"{job.name} already running (job {running[job.dashed]})")
             ids[name] = running[job.dashed]
             continue
-        progress.step(
-            f"starting {job.name} (views {', '.join(v.qualified_name for v in job.views)})"
+        what = (
+            f"views {', '.join(v.qualified_name for v in job.views)}"
+            if isinstance(job, FeatureJob)
+            else f"models {', '.join(m.qualified_name for m in job.models)}"
         )
+        progress.step(f"starting {job.name} ({what})")
         ids[name] = launch.submit(config, job, RunOptions(parallelism=1))
     return ids
 
@@ -184,18 +192,25 @@ def main() -> int:
         reg = registry.ensure_registered(client, topic, name)
         progress.step(f"registered {reg.subject} (id {reg.schema_id})")
     try:
-        job_ids = _start_feature_jobs(config)
-    except flink_client.FlinkJobError as exc:
+        contract = ensure_model(config)
+        job_ids = _start_jobs(config)
+        job_ids["model_scoring"] = start_scoring(config, contract, _running_jobs(config))
+    except (flink_client.FlinkJobError, RuntimeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    tail = ResultTail(config, contract)
+    tail.start()
     progress.step(
         f"producing {LIVE_EVENTS:,} payments and {LIVE_EVENTS:,} trades at {LIVE_RATE:,.0f}/s "
-        f"each ({BAD_PCT:g}% malformed), event time = wall clock"
+        f"each ({BAD_PCT:g}% malformed), event time = wall clock; scored payments as they come:"
     )
     seed = int(time.time())
     since_ms = int(time.time() * 1000) - 5_000
     if not _produce_live(config, seed):
         return 1
+    # Events of the last watermark delay (5 s of payments) wait for later events: expect the rest.
+    tail.wait_for(count=LIVE_EVENTS // 3, timeout_s=90)
+    tail.stop()
     progress.step(
         "waiting for feature rows (released once the watermark passes, committed per checkpoint)"
     )
@@ -208,6 +223,10 @@ def main() -> int:
         print(f"{row.name:<9} {row.state:<9} {row.address}")
     for name, job_id in job_ids.items():
         print(f"{name}: Flink job {job_id} keeps running")
+    print(
+        "payments of the last 5 s wait for the watermark: they are featured and scored when "
+        "later payments arrive (`featurestream generate payments --rate 100 --count 3000`)"
+    )
     print("\nFlink web UI:", config.flink_rest_url, "· stop everything with `make down`")
     return 0
 

@@ -218,16 +218,20 @@ def take_savepoint(
 
 
 def stop_with_savepoint(
-    config: StackConfig, job: Job, job_id: str, timeout_s: float = 300.0
+    config: StackConfig, job: Job, job_id: str, timeout_s: float = 300.0, drain: bool = False
 ) -> str:
-    """Stop ``job_id`` with a savepoint (no drain: timers and windows are not flushed)."""
+    """Stop ``job_id`` with a savepoint.
+
+    No drain by default: timers and windows are not flushed, so the job resumes where it was.
+    ``drain`` ends event time first (every held row is released), for a job that is done.
+    """
     target = savepoint_dir(config, job)
     target.mkdir(parents=True, exist_ok=True)
     trigger = _rest(
         config,
         "POST",
         f"/jobs/{job_id}/stop",
-        {"targetDirectory": target.as_uri(), "drain": False, "formatType": "CANONICAL"},
+        {"targetDirectory": target.as_uri(), "drain": drain, "formatType": "CANONICAL"},
     )["request-id"]
     location = _await_operation(config, job_id, trigger, "stop-with-savepoint", timeout_s)
     try:

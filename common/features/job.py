@@ -192,24 +192,38 @@ def submit(
     return execute(env, compiled, wait, registry_user_info)
 
 
-def main(job: FeatureJob, argv: Sequence[str] | None = None) -> None:
-    """Command-line entry point of a feature job module."""
-    args = build_arg_parser(job).parse_args(argv)
+def driver_credentials(job_name: str) -> credentials.Credentials:
+    """The environment's credentials, or exit with the reason (it never holds a secret)."""
     try:
-        creds = credentials.from_env()
+        return credentials.from_env()
     except credentials.CredentialsError as exc:
-        sys.exit(f"{job.name}: {exc}")
-    compiled = compile_job(job, settings_from_args(args, creds))
+        sys.exit(f"{job_name}: {exc}")
+
+
+def run_driver(
+    pipeline_name: str,
+    compiled: CompiledJob,
+    args: argparse.Namespace,
+    creds: credentials.Credentials,
+) -> None:
+    """The end of every view-computing driver: print the SQL (``--explain``) or submit it."""
     if args.explain:
         # The SQL carries the credentials; what is printed never does.
         sys.stdout.write(creds.redact(compiled.text()))
         return
     job_id = submit(
-        job.dashed,
+        pipeline_name,
         compiled,
         args.checkpoint_interval,
         wait=args.wait,
         watermark_interval=args.watermark_interval,
         registry_user_info=creds.registry_user_info,
     )
-    print(f"submitted {job.dashed} as job {job_id}", flush=True)
+    print(f"submitted {pipeline_name} as job {job_id}", flush=True)
+
+
+def main(job: FeatureJob, argv: Sequence[str] | None = None) -> None:
+    """Command-line entry point of a feature job module."""
+    args = build_arg_parser(job).parse_args(argv)
+    creds = driver_credentials(job.name)
+    run_driver(job.dashed, compile_job(job, settings_from_args(args, creds)), args, creds)

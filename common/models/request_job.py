@@ -13,8 +13,7 @@ from collections.abc import Sequence
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from common import credentials
-from common.features.job import base_arg_parser, settings_from_args, submit
+from common.features.job import base_arg_parser, driver_credentials, run_driver, settings_from_args
 from common.models.contract import ContractError
 from common.models.registered import check_registered
 from common.models.request_sql import InferenceJob, compile_requests
@@ -43,37 +42,23 @@ def main(job: InferenceJob, argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--job-version", default=code_version(), help="stamped on each request")
     args = parser.parse_args(argv)
-    try:
-        creds = credentials.from_env()
-    except credentials.CredentialsError as exc:
-        sys.exit(f"{job.name}: {exc}")
+    creds = driver_credentials(job.name)
     try:
         models = job.select(args.model)
         settings = settings_from_args(args, creds)
         compiled = compile_requests(job, settings, args.job_version, models)
     except ValueError as exc:
         parser.error(str(exc))
-    if args.explain:
-        # The SQL carries the credentials; what is printed never does.
-        sys.stdout.write(creds.redact(compiled.text()))
-        return
-    conf = {"url": args.registry_url}
-    if creds.registry_user_info:
-        conf["basic.auth.user.info"] = creds.registry_user_info
-    registry = SchemaRegistryClient(conf)
-    try:
-        for model in models:
-            check_registered(model, registry)
-    except ContractError as exc:
-        # The first line of a failed `flink run` the CLI shows: make it this message.
-        print(f"ContractError: {exc}", file=sys.stderr, flush=True)
-        sys.exit(2)
-    job_id = submit(
-        job.dashed,
-        compiled,
-        args.checkpoint_interval,
-        wait=args.wait,
-        watermark_interval=args.watermark_interval,
-        registry_user_info=creds.registry_user_info,
-    )
-    print(f"submitted {job.dashed} as job {job_id}", flush=True)
+    if not args.explain:
+        conf = {"url": args.registry_url}
+        if creds.registry_user_info:
+            conf["basic.auth.user.info"] = creds.registry_user_info
+        registry = SchemaRegistryClient(conf)
+        try:
+            for model in models:
+                check_registered(model, registry)
+        except ContractError as exc:
+            # The first line of a failed `flink run` the CLI shows: make it this message.
+            print(f"ContractError: {exc}", file=sys.stderr, flush=True)
+            sys.exit(2)
+    run_driver(job.dashed, compiled, args, creds)

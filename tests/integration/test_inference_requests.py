@@ -1,7 +1,9 @@
-"""The inference_requests job on the real stack: one request per valid payment, features exactly
-the views' values for the event, lineage that points at the source record, the same requests
-(ids included) when the same events are replayed offline, and contracts checked against the
-registry before a job starts.
+"""The inference path on the real stack: payments → inference_requests → model_scoring.
+
+One request per valid payment, its features exactly the views' values for the event, lineage
+that points at the source record, the same requests (ids included) when the same events are
+replayed offline, one score per request equal to the model's own on the offline rows it was
+trained on; and contracts checked against the registry before a job starts.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -27,9 +30,12 @@ from common.generate.malformed import MalformedKind
 from common.generate.runner import produce
 from common.kafka import read_topic
 from common.models import ContractError, Input
+from common.models.artifact import feature_frame, load_artifact
 from common.models.registered import check_registered
 from common.models.request_schema import request_id
+from common.models.training import train_files
 from jobs.inference_requests.models import PAYMENT_FRAUD
+from jobs.model_scoring import launch as scoring_launch
 from tests.feature_reference import reference_rows
 from tests.integration.feature_checks import by_id, decoded_events, read_values, values_equal
 
@@ -149,6 +155,30 @@ def test_one_request_per_payment_equal_to_the_views_and_to_offline(
         assert set(row) == set(want)
         for column, value in row.items():
             assert values_equal(value, want[column]), (column, row)
+
+    # The last hop: a model trained on those offline rows scores the streamed requests, once
+    # each, exactly as it scores the training rows.
+    train_files(PAYMENT_FRAUD, offline.files["payment_fraud.v1"], None, tmp_path / "model")
+    artifact = load_artifact(tmp_path / "model", PAYMENT_FRAUD)
+    frame = pd.read_parquet(offline.files["payment_fraud.v1"])
+    expected = dict(
+        zip(frame["request_id"], artifact.score(feature_frame(frame, PAYMENT_FRAUD)), strict=True)
+    )
+    scoring = RunOptions(
+        parallelism=1,
+        source_topic=PAYMENT_FRAUD.request_topic + suffix,
+        topic_suffix=suffix,
+        startup="earliest",
+        bounded=True,
+        group_id=f"score{suffix}",
+    )
+    scoring_id = scoring_launch.submit(config, PAYMENT_FRAUD, tmp_path / "model", scoring)
+    wait_finished(config, scoring_id, timeout_s=300)
+    results = read_values(config, PAYMENT_FRAUD.result_topic + suffix)
+    assert sorted(r["request_id"] for r in results) == sorted(streamed)
+    for result in results:
+        assert result["error"] is None
+        assert abs(result["score"] - expected[result["request_id"]]) <= 1e-12, result
 
 
 def test_contract_checked_against_the_registry_before_start(
