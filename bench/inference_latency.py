@@ -28,9 +28,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.feature_jobs import Percentiles, latency_rows, stream_at_rate
-from common import registry
+from common import registry, topics
 from common.config import StackConfig, load_stack_config
-from common.features import launch
+from common.features import launch, output_schema
 from common.generate.events import Kind
 from common.generate.sinks import ensure_topic
 from common.local import stack
@@ -151,6 +151,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     config = load_stack_config()
     stack.up(config)
     chosen = [m for m in MODELS if not args.model or m.name in args.model]
+    # The contracts are checked against the feature schemas: registered as the feature jobs do.
+    client = registry.client(config)
+    for view in {v for m in chosen for v in m.views}:
+        topic = topics.feature_topic(view.name, view.version)
+        registry.ensure_registered(client, topic, output_schema.schema_name(view))
     results = [
         measure(config, model, setting, args.rate, args.seconds)
         for model in chosen

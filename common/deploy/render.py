@@ -202,6 +202,11 @@ def update_generated_files() -> list[Path]:
     """Write every generated file that changed; return those written."""
     GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
     written = []
+    # The schema first: Helm validates the renders below against it.
+    schema = CHART_DIR / "values.schema.json"
+    if schema.read_text(encoding="utf-8") != schema_text():
+        schema.write_text(schema_text(), encoding="utf-8")
+        written.append(schema)
     wanted = generated_files()
     for path, text in wanted.items():
         if not path.is_file() or path.read_text(encoding="utf-8") != text:

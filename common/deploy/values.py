@@ -111,6 +111,11 @@ class Job(_Values):
     bounded: bool = Field(
         default=False, description="--bounded: stop at the end offsets (backfills)."
     )
+    args: list[str] = Field(
+        default_factory=list,
+        description="More driver arguments, appended as they are (the scoring job's --model and "
+        "--model-path). Never a credential: those come from Secrets.",
+    )
 
 
 class KafkaCredentials(_Values):

@@ -37,6 +37,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
         "inference.requests.<model>.v<N>",
         "featurestream-model-scoring-<model>",
     )
+    # The chart passes it to every job with the online store off; scoring writes none anyway.
+    parser.add_argument("--no-online-store", action="store_true", help="accepted; no effect")
     return parser
 
 

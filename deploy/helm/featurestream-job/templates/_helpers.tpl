@@ -71,6 +71,7 @@ featurestream.dev/environment: {{ .Values.environment | quote }}
 {{- if $job.bounded -}}
 {{- $args = append $args "--bounded" -}}
 {{- end -}}
+{{- $args = concat $args $job.args -}}
 {{- toYaml $args -}}
 {{- end -}}
 
