@@ -21,6 +21,7 @@ import httpx
 from common import registry, schemas, serde, topics
 from common.config import StackConfig, load_stack_config
 from common.demo_models import ResultTail, ensure_model, start_scoring
+from common.deploy.local import LocalError, wait_running
 from common.features import FeatureView, catalog, launch
 from common.features.launch import RunOptions
 from common.features.sql import FeatureJob
@@ -30,8 +31,8 @@ from common.kafka import end_offsets, read_topic
 from common.local import flink_client, progress, stack
 from common.online_store import OnlineStore
 
-LIVE_EVENTS = 20_000
-LIVE_RATE = 2_000.0
+LIVE_EVENTS = 12_000
+LIVE_RATE = 1_000.0
 BAD_PCT = 1.0
 
 
@@ -198,7 +199,15 @@ def main() -> int:
     except (flink_client.FlinkJobError, RuntimeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    tail = ResultTail(config, contract)
+    progress.step("waiting until every task of the four jobs runs")
+    try:
+        for job_id in job_ids.values():
+            wait_running(config, job_id)
+    except LocalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    since = datetime.now(UTC)
+    tail = ResultTail(config, contract, since)
     tail.start()
     progress.step(
         f"producing {LIVE_EVENTS:,} payments and {LIVE_EVENTS:,} trades at {LIVE_RATE:,.0f}/s "

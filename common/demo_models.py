@@ -32,7 +32,7 @@ from common.models.artifact import ArtifactError, load_artifact
 from common.models.contract import ModelContract
 from common.models.training import summary_line, train_files
 from jobs.model_scoring import launch as scoring
-from jobs.model_scoring.scoring import dashed
+from jobs.model_scoring.scoring import pipeline_name
 
 MODEL = "payment_fraud"
 HISTORY_EVENTS = 20_000
@@ -81,6 +81,7 @@ def ensure_model(config: StackConfig) -> ModelContract:
         rate=HISTORY_RATE,
         to_file=history,
         labels=labels,
+        pace=False,
     )
     job = catalog.load_runnable("inference_requests")
     progress.step("training rows: offline inference_requests over that history")
@@ -92,7 +93,7 @@ def ensure_model(config: StackConfig) -> ModelContract:
 
 def start_scoring(config: StackConfig, contract: ModelContract, running: dict[str, str]) -> str:
     """The scoring job of ``contract`` (left running if it already is); its job id."""
-    name = dashed(contract)
+    name = pipeline_name(contract)
     if name in running:
         progress.step(f"model_scoring for {contract.qualified_name} already running")
         return running[name]
@@ -106,10 +107,13 @@ class ResultTail:
 
     config: StackConfig
     contract: ModelContract
+    since: datetime
+    """Results of payments before this are counted apart (an earlier run's held-back tail)."""
     shown: int = 8
     every: int = 500
     latencies_ms: list[float] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
+    earlier: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -142,6 +146,9 @@ class ResultTail:
             consumer.close()
 
     def _record(self, result: dict[str, Any]) -> None:
+        if result["event_time"] < self.since:
+            self.earlier += 1
+            return
         latency = (result["scored_time"] - result["event_time"]).total_seconds() * 1000
         self.latencies_ms.append(latency)
         if result["score"] is not None:
@@ -180,3 +187,5 @@ class ResultTail:
             f"  {len(self.latencies_ms):,} payments scored; event time → scored p50 {p50:.1f} s; "
             f"{high:,} scored >= 0.5"
         )
+        if self.earlier:
+            print(f"  (and {self.earlier:,} payments of an earlier run, released by these)")

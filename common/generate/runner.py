@@ -163,6 +163,7 @@ def produce(
     topic: str | None = None,
     labels: Path | None = None,
     on_progress: Callable[[Summary], None] | None = None,
+    pace: bool = True,
 ) -> Summary:
     """Generate events and write them to Kafka (default) or to an Avro container file.
 
@@ -186,6 +187,8 @@ def produce(
         labels: Also write every generated payment's fraud label to this Parquet file
             (``common.generate.labels``; payments only), once all events are written.
         on_progress: Called about once a second with the summary so far.
+        pace: With ``rate``, keep producing to the simulated clock's pace; False writes as fast
+            as possible (history: the events' spacing is ``rate``'s, the write is not slowed).
 
     Returns:
         What was written. ``delivery_failures`` counts records Kafka did not acknowledge.
@@ -245,7 +248,7 @@ def produce(
     next_report = began + PROGRESS_INTERVAL_S
     written = 0
     try:
-        if rate is None:
+        if rate is None or not pace:
             for event in events:
                 emit(event)
                 written += 1

@@ -17,7 +17,7 @@ from common.features.job import add_kafka_job_arguments, execute, table_environm
 from common.features.sql import JobSettings
 from common.models import catalog
 from common.models.artifact import load_artifact
-from jobs.model_scoring.scoring import SCORE_FUNCTION, compile_scoring, dashed
+from jobs.model_scoring.scoring import SCORE_FUNCTION, compile_scoring, pipeline_name
 
 
 def build_arg_parser() -> argparse.ArgumentParser:
@@ -65,12 +65,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     artifact = load_artifact(model_path, contract)
     from jobs.model_scoring.udf import score_function
 
-    name = f"{dashed(contract)}-v{contract.version}"
-    env = table_environment(name, args.checkpoint_interval)
+    env = table_environment(pipeline_name(contract), args.checkpoint_interval)
     env.create_temporary_system_function(
         SCORE_FUNCTION, score_function(contract.name, contract.version, str(model_path))
     )
     job_id = execute(env, compiled, wait=args.wait)
+    name = pipeline_name(contract)
     print(f"submitted {name} (artefact {artifact.sha256[:12]}) as job {job_id}", flush=True)
 
 

@@ -33,6 +33,11 @@ def dashed(contract: ModelContract) -> str:
     return "featurestream-model-scoring-" + contract.name.replace("_", "-")
 
 
+def pipeline_name(contract: ModelContract) -> str:
+    """The Flink job name: ``featurestream-model-scoring-<model>-v<N>``."""
+    return f"{dashed(contract)}-v{contract.version}"
+
+
 def transactional_id_prefix(contract: ModelContract, topic_suffix: str = "") -> str:
     """Per model version and output topic, so that two scoring jobs never fence each other."""
     return f"{dashed(contract)}-v{contract.version}{topic_suffix}"
