@@ -25,7 +25,9 @@ Run as a PyFlink script on the session cluster (``bench/feature_jobs.py`` does t
     flink run -d -p 1 -py bench/baseline_sql.py payment_features --source-topic T \\
         --topic-suffix .baseline --startup earliest --bounded
 
-``python -m bench.baseline_sql trade_features --explain`` prints the SQL.
+``python -m bench.baseline_sql trade_features --explain`` prints the SQL. ``--passthrough`` keeps
+the source and the sinks and drops every window: each event is written once per view with zeros
+for features (the I/O ceiling of any window design using these connectors).
 """
 
 from __future__ import annotations
@@ -334,6 +336,36 @@ BASELINES: dict[str, Callable[[BaselineSettings], BaselineJob]] = {
 """Feature job name → its hand-written baseline."""
 
 
+PASSTHROUGH: dict[str, tuple[str, str, tuple[FeatureView, ...]]] = {
+    "payment_features": ("payments_ok", "payment_id", (PAYMENT_CARD, PAYMENT_MERCHANT)),
+    "trade_features": ("trades_ok", "trade_id", (TRADE_SYMBOL, TRADE_ACCOUNT)),
+}
+"""Feature job name → (the baseline's checked source view, its event id column, the views)."""
+
+
+def passthrough(name: str, settings: BaselineSettings) -> BaselineJob:
+    """``name``'s baseline with its windows removed: source → the same sinks, features zero.
+
+    Same source format, checks, sinks, record count and record shape as the baseline, so its
+    events/s bound what any window computation between them can reach on the same machine.
+    """
+    job = BASELINES[name](settings)
+    source, event_id, views = PASSTHROUGH[name]
+    job.inserts = []
+    for view in views:
+        fixed = {"event_id": f"`{event_id}`", view.entity.key: f"`{view.entity.key}`"}
+        fixed |= {"event_time": "`event_time`", "feature_view": _quote(view.name)}
+        fixed["feature_view_version"] = str(view.version)
+        values = [
+            fixed.get(column, f"CAST(0 AS {sql.removesuffix(' NOT NULL')})")
+            for column, sql in output_columns(view)
+        ]
+        job.inserts.append(
+            f"INSERT INTO `sink_{view.name}`\nSELECT {', '.join(values)}\nFROM `{source}`"
+        )
+    return job
+
+
 def submit(name: str, job: BaselineJob, checkpoint_interval: str) -> None:
     """Plan ``job`` in a PyFlink TableEnvironment and execute it (detached under ``flink run -d``).
 
@@ -374,6 +406,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--bootstrap-servers", default=config.bootstrap_servers)
     parser.add_argument("--registry-url", default=config.registry_url)
     parser.add_argument("--checkpoint-interval", default=CHECKPOINT_INTERVAL)
+    parser.add_argument("--passthrough", action="store_true", help="no windows: the I/O ceiling")
     parser.add_argument("--explain", action="store_true", help="print the SQL and exit")
     args = parser.parse_args(argv)
     default_topic = topics.PAYMENTS if args.job == "payment_features" else topics.TRADES
@@ -386,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         startup=args.startup,
         bounded=args.bounded,
     )
-    job = BASELINES[args.job](settings)
+    job = passthrough(args.job, settings) if args.passthrough else BASELINES[args.job](settings)
     if args.explain:
         sys.stdout.write(job.text())
         return

@@ -7,7 +7,10 @@ takes events/s from Flink's own job duration (start to end, final exactly-once c
 The candidate is ``jobs/<job>/job.py`` as deployed, minus the Redis sink (``--no-online-store``);
 the baseline is ``bench/baseline_sql.py`` (stacked OVER windows, ``avro-confluent``), at the same
 parallelism on the same topic in the same run. Before timing, both run once on a smaller topic
-(JIT warm-up) and their outputs are compared field by field.
+(JIT warm-up) and their outputs are compared field by field. With ``--engines ... io-ceiling`` a run
+per pair reads the same topic with the baseline's source and writes the same number of records
+to the same sinks with no windows at all (``baseline_sql.py --passthrough``): the Kafka in →
+Kafka out ceiling that no window design can pass on this machine.
 
 Latency: the candidate streams at parallelism 1 while the generator produces at ``--rate``
 events/s with event time = wall clock; a consumer (``read_committed``) stamps each feature record
@@ -81,7 +84,8 @@ grows with the events in a window (every input's event time spans less than its 
 ~1 ms apart, so state only grows) and the trades baseline's per event cost with the hottest
 symbol's window size: figures hold for these counts only."""
 
-Engine = Literal["featurestream", "baseline"]
+Engine = Literal["featurestream", "baseline", "io-ceiling"]
+ENGINES: tuple[Engine, ...] = ("featurestream", "baseline", "io-ceiling")
 JOBS: dict[str, tuple[FeatureJob, Kind]] = {
     "payment_features": (PAYMENT_FEATURES, "payments"),
     "trade_features": (TRADE_FEATURES, "trades"),
@@ -289,6 +293,8 @@ def submit(
         return launch.submit(config, JOBS[job][0], options)
     args = [job, "--source-topic", source_topic, "--topic-suffix", topic_suffix]
     args += ["--startup", "earliest", "--group-id", group_id]
+    if engine == "io-ceiling":
+        args.append("--passthrough")
     if bounded:
         args.append("--bounded")
     return flink_client.submit_python(
@@ -555,29 +561,37 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.0f}%"
 
 
+def _rate(run: Run | None) -> str:
+    return "-" if run is None else f"{run.events_per_s:,.0f}/s ({run.duration_ms / 1000:.1f} s)"
+
+
 def report(runs: list[Run], agreements: list[Agreement], latencies: list[Latency]) -> str:
     """The results as markdown tables."""
     lines = ["\n### Throughput (each pair of runs reads the same topic)\n"]
     lines.append(
         "| job | events | parallelism | featurestream | baseline (stacked OVER) | ratio "
-        f"| ≥ {TARGET_RATIO}x | ≥ target events/s | load avg |"
+        f"| ≥ {TARGET_RATIO}x | ≥ target events/s | I/O ceiling (no windows) | load avg |"
     )
-    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     pairs: dict[tuple[str, int], dict[str, Run]] = {}
     for run in runs:
         pairs.setdefault((run.job, run.parallelism), {})[run.engine] = run
     for (job, parallelism), pair in pairs.items():
-        ours, base = pair["featurestream"], pair["baseline"]
-        ratio = ours.events_per_s / base.events_per_s
+        ours, base, io = (pair.get(e) for e in ENGINES)
         target = TARGET_EVENTS_PER_S.get(parallelism)
-        meets = "n/a" if target is None else ("yes" if ours.events_per_s >= target else "no")
+        ratio = ours.events_per_s / base.events_per_s if ours and base else None
+        meets = (
+            "n/a"
+            if target is None or ours is None
+            else ("yes" if ours.events_per_s >= target else "no")
+        )
+        events = next(r.events for r in pair.values())
+        loads = " / ".join(f"{r.load_average:.1f}" for r in (ours, base, io) if r)
         lines.append(
-            f"| {job} | {ours.events:,} | {parallelism} "
-            f"| {ours.events_per_s:,.0f}/s ({ours.duration_ms / 1000:.1f} s) "
-            f"| {base.events_per_s:,.0f}/s ({base.duration_ms / 1000:.1f} s) | {ratio:.2f} "
-            f"| {'yes' if ratio >= TARGET_RATIO else 'no'} "
-            f"| {meets}{f' ({target:,})' if target else ''} "
-            f"| {ours.load_average:.1f} / {base.load_average:.1f} |"
+            f"| {job} | {events:,} | {parallelism} | {_rate(ours)} | {_rate(base)} "
+            f"| {'-' if ratio is None else f'{ratio:.2f}'} "
+            f"| {'-' if ratio is None else ('yes' if ratio >= TARGET_RATIO else 'no')} "
+            f"| {meets}{f' ({target:,})' if target else ''} | {_rate(io)} | {loads} |"
         )
     lines.append("\n### Where the time goes (mean over the run, per subtask)\n")
     lines.append("| job | engine | p | vertex | busy | backpressured |")
@@ -658,6 +672,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=5000.0, help="latency: events/s")
     parser.add_argument("--latency-seconds", type=float, default=30.0, help="0: no latency")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument(
+        "--engines",
+        nargs="+",
+        choices=ENGINES,
+        default=["featurestream", "baseline"],
+        help="timed runs: io-ceiling is a pass-through job (source → the same sinks, no windows)",
+    )
     args = parser.parse_args(argv)
 
     config = load_stack_config()
@@ -695,8 +716,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     runs: list[Run] = []
     for index, parallelism in enumerate(args.parallelism):
         for job in args.jobs:
-            engines: tuple[Engine, Engine] = ("featurestream", "baseline")
-            # Alternate which engine goes first, so neither always runs on a warmer machine.
+            engines = [e for e in ENGINES if e in args.engines]
+            # Alternate which engine goes first, so none always runs on a warmer machine.
             for engine in engines if index % 2 == 0 else engines[::-1]:
                 runs.append(run_bounded(config, engine, job, inputs[job], counts[job], parallelism))
 
