@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.feature_jobs import Percentiles, latency_rows, stream_at_rate
-from common import registry, topics
+from common import registry
 from common.config import StackConfig, load_stack_config
 from common.features import launch, output_schema
 from common.generate.events import Kind
@@ -153,9 +153,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     chosen = [m for m in MODELS if not args.model or m.name in args.model]
     # The contracts are checked against the feature schemas: registered as the feature jobs do.
     client = registry.client(config)
-    for view in {v for m in chosen for v in m.views}:
-        topic = topics.feature_topic(view.name, view.version)
-        registry.ensure_registered(client, topic, output_schema.schema_name(view))
+    for topic, name in output_schema.topic_schemas({v for m in chosen for v in m.views}).items():
+        registry.ensure_registered(client, topic, name)
     results = [
         measure(config, model, setting, args.rate, args.seconds)
         for model in chosen

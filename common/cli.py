@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from common import registry, schemas, topics
+from common import registry, schemas
 from common.config import StackConfig, load_stack_config
 from common.deploy.cli import COMMANDS as DEPLOY_COMMANDS
 from common.features import catalog, launch, output_schema
@@ -197,8 +197,7 @@ def schemas_register(jobs: tuple[str, ...]) -> None:
     client = registry.client(_config())
     wanted = schemas.topic_schemas(jobs)
     for job in jobs:
-        for view in _load_job(job).views:
-            wanted[topics.feature_topic(view.name, view.version)] = output_schema.schema_name(view)
+        wanted |= output_schema.topic_schemas(_load_job(job).views)
     for topic, name in wanted.items():
         try:
             reg = registry.ensure_registered(client, topic, name)

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from common import topics
 from common.features.columns import feature_kind
 from common.features.definitions import FeatureView
 from common.schemas import schema_path
@@ -62,6 +63,11 @@ def output_schema(view: FeatureView) -> dict[str, Any]:
 def output_schema_text(view: FeatureView) -> str:
     """The schema as the committed file's text (stable formatting)."""
     return json.dumps(output_schema(view), indent=2) + "\n"
+
+
+def topic_schemas(views: Iterable[FeatureView]) -> dict[str, str]:
+    """Each view's feature topic mapped to its committed schema's name (for registering)."""
+    return {topics.feature_topic(v.name, v.version): schema_name(v) for v in views}
 
 
 def committed_path(view: FeatureView) -> Path:
