@@ -301,19 +301,20 @@ def restore(
     The new job gets the options the stopped one was started with; ``parallelism`` overrides.
     """
     state_dir = check_restorable(savepoint)
-    candidates = running_jobs(config, job)
-    started = time.monotonic()
-    stopped: RunningJob | None = None
-    stop_path: str | None = None
-    if candidates or job_id:
+    if running_jobs(config, job) or job_id:
         stopped = find_running(config, job, job_id)
         options = _options_of(config, stopped.job_id) or _started_options(config, job, state_dir)
-        on_progress(f"stopping {job.dashed} ({stopped.job_id}) with a savepoint")
-        stop_path = stop_with_savepoint(config, job, stopped.job_id)
-        on_progress(f"stopped; its savepoint: {stop_path}")
-    else:
-        options = _started_options(config, job, state_dir)
-        on_progress(f"no {job.dashed} is running: starting it from {savepoint}")
+        return _replace_running(
+            config,
+            job,
+            stopped,
+            replace(options, parallelism=parallelism or options.parallelism),
+            savepoint,
+            allow_non_restored_state,
+            on_progress,
+        )
+    options = _started_options(config, job, state_dir)
+    on_progress(f"no {job.dashed} is running: starting it from {savepoint}")
     return _start(
         config,
         job,
@@ -323,9 +324,7 @@ def restore(
             allow_non_restored_state=allow_non_restored_state,
             parallelism=parallelism or options.parallelism,
         ),
-        stopped,
-        stop_path,
-        started,
+        time.monotonic(),
         on_progress,
     )
 
@@ -339,26 +338,61 @@ def upgrade(
     job_id: str | None = None,
     on_progress: Progress = lambda _: None,
 ) -> Restart:
-    """Stop the running job with a savepoint and start the current code from it."""
+    """Stop the running job with a savepoint and start the current code from it.
+
+    The current code is planned first: if it fails, the running job is left alone.
+    """
     running = find_running(config, job, job_id)
     options = _options_of(config, running.job_id) or RunOptions()
-    started = time.monotonic()
-    on_progress(f"stopping {job.dashed} ({running.job_id}) with a savepoint")
-    stop_path = stop_with_savepoint(config, job, running.job_id)
-    on_progress(f"stopped; starting the current code from {stop_path}")
-    return _start(
+    return _replace_running(
         config,
         job,
-        replace(
-            options,
-            from_savepoint=stop_path,
-            allow_non_restored_state=allow_non_restored_state,
-            parallelism=parallelism or options.parallelism,
-        ),
         running,
-        stop_path,
-        started,
+        replace(options, parallelism=parallelism or options.parallelism),
+        None,
+        allow_non_restored_state,
         on_progress,
+    )
+
+
+def _replace_running(
+    config: StackConfig,
+    job: Job,
+    running: RunningJob,
+    options: RunOptions,
+    savepoint: str | None,
+    allow_non_restored_state: bool,
+    on_progress: Progress,
+) -> Restart:
+    """Plan the new job, stop ``running`` with a savepoint, then submit the planned job from
+    ``savepoint`` (None: the one just taken). Downtime counts from the stop (decision 50)."""
+    try:
+        prepared = launch.prepare_start(config, job, options, on_progress=on_progress)
+    except flink_client.FlinkJobError as exc:
+        raise LocalError(
+            f"the new {job.dashed} failed before anything was stopped ({running.job_id} keeps "
+            f"running):\n{exc}"
+        ) from exc
+    started = time.monotonic()
+    on_progress(f"stopping {job.dashed} ({running.job_id}) with a savepoint")
+    try:
+        stop_path = stop_with_savepoint(config, job, running.job_id)
+    except BaseException:
+        prepared.abort()
+        raise
+    source = savepoint or stop_path
+    on_progress(f"stopped ({stop_path}); starting the planned job from {source}")
+    try:
+        new_id = prepared.start(source, allow_non_restored_state)
+    except flink_client.FlinkJobError as exc:
+        raise LocalError(f"starting {job.dashed} from {source} failed:\n{exc}") from exc
+    wait_running(config, new_id)
+    return Restart(
+        stopped_job_id=running.job_id,
+        stop_savepoint=stop_path,
+        job_id=new_id,
+        restored_from=restored_from(config, new_id),
+        downtime_s=time.monotonic() - started,
     )
 
 
@@ -366,11 +400,10 @@ def _start(
     config: StackConfig,
     job: Job,
     options: RunOptions,
-    stopped: RunningJob | None,
-    stop_path: str | None,
     started: float,
     on_progress: Progress,
 ) -> Restart:
+    """Start ``job`` with nothing to stop first."""
     try:
         new_id = launch.submit(config, job, options, on_progress=on_progress)
     except flink_client.FlinkJobError as exc:
@@ -379,8 +412,8 @@ def _start(
         ) from exc
     wait_running(config, new_id)
     return Restart(
-        stopped_job_id=stopped.job_id if stopped else None,
-        stop_savepoint=stop_path,
+        stopped_job_id=None,
+        stop_savepoint=None,
         job_id=new_id,
         restored_from=restored_from(config, new_id),
         downtime_s=time.monotonic() - started,

@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from common import credentials, registry
 from common.config import StackConfig, load_stack_config
+from common.features import handoff
 from common.features.sql import CompiledJob, FeatureJob, JobSettings, compile_job
 
 DEFAULT_CHECKPOINT_INTERVAL = "1 s"
@@ -63,6 +65,13 @@ def base_arg_parser(
     add_kafka_job_arguments(parser, config, source_topic, group_id, checkpoint_interval)
     parser.add_argument("--redis-url", default=config.redis_url)
     parser.add_argument("--no-online-store", action="store_true", help="leave Redis out")
+    parser.add_argument(
+        "--await-start",
+        type=Path,
+        metavar="FILE",
+        help="plan the job, write FILE.ready, then wait for FILE to say which savepoint to "
+        "start from (featurestream upgrade/restore: the old job stops once this one is planned)",
+    )
     return parser
 
 
@@ -152,9 +161,17 @@ def table_environment(
 
 
 def execute(
-    env: Any, compiled: CompiledJob, wait: bool = False, registry_user_info: str | None = None
+    env: Any,
+    compiled: CompiledJob,
+    wait: bool = False,
+    registry_user_info: str | None = None,
+    await_start: Path | None = None,
 ) -> str | None:
-    """Register the sink schemas, run the statements, submit the inserts; the job id if known."""
+    """Register the sink schemas, run the statements, submit the inserts; the job id if known.
+
+    With ``await_start`` the job is planned first, then submitted when the launcher says so
+    (``common.features.handoff``), from the savepoint it names; None if it says abort.
+    """
     from pyflink.java_gateway import get_gateway
 
     register_sink_schemas(compiled, get_gateway().jvm, registry_user_info)
@@ -163,6 +180,20 @@ def execute(
     statements = env.create_statement_set()
     for insert in compiled.inserts:
         statements.add_insert_sql(insert)
+    if await_start is not None:
+        # Parsed and validated; optimising waits for execute(). (A warm-up explain() would move
+        # the plan's node ids, and with them the operator uids: state would not restore.)
+        handoff.say_ready(await_start)
+        order = handoff.await_order(await_start)
+        if order.abort:
+            return None
+        if order.savepoint:
+            config = env.get_config()
+            config.set("execution.savepoint.path", order.savepoint)
+            config.set(
+                "execution.savepoint.ignore-unclaimed-state",
+                str(order.allow_non_restored_state).lower(),
+            )
     result = statements.execute()
     client = result.get_job_client()
     job_id = str(client.get_job_id()) if client is not None else None
@@ -178,8 +209,12 @@ def submit(
     wait: bool = False,
     watermark_interval: str = DEFAULT_WATERMARK_INTERVAL,
     registry_user_info: str | None = None,
+    await_start: Path | None = None,
 ) -> str | None:
-    """Plan a view-computing job (its window functions registered) and execute it."""
+    """Plan a view-computing job (its window functions registered) and execute it.
+
+    ``await_start``: see ``execute``.
+    """
     from pyflink.java_gateway import get_gateway
 
     env = table_environment(pipeline_name, checkpoint_interval, watermark_interval)
@@ -192,7 +227,7 @@ def submit(
     j_env = env._j_tenv
     for name, spec in compiled.window_functions.items():
         j_env.createTemporarySystemFunction(name, jvm.dev.featurestream.flink.WindowFeatures(spec))
-    return execute(env, compiled, wait, registry_user_info)
+    return execute(env, compiled, wait, registry_user_info, await_start)
 
 
 def driver_credentials(job_name: str) -> credentials.Credentials:
@@ -221,7 +256,11 @@ def run_driver(
         wait=args.wait,
         watermark_interval=args.watermark_interval,
         registry_user_info=creds.registry_user_info,
+        await_start=args.await_start,
     )
+    if job_id is None and args.await_start is not None:
+        print(f"{pipeline_name}: told not to start", flush=True)
+        return
     print(f"submitted {pipeline_name} as job {job_id}", flush=True)
 
 

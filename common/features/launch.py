@@ -7,14 +7,16 @@ starts jobs the same way. Jobs are feature jobs (``FeatureJob``) and the inferen
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from common import registry, topics
 from common.config import StackConfig
-from common.features import runs
+from common.features import handoff, runs
 from common.features.output_schema import output_schema_text
 from common.features.sql import FeatureJob
 from common.generate.sinks import ensure_topic
@@ -25,6 +27,7 @@ from common.schemas import DEAD_LETTER_SCHEMA, schema_text
 Job = FeatureJob | InferenceJob
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+PLANNING_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,88 @@ def submit(
     # How it was started, for the savepoint verbs (restart the same way) and listings.
     runs.record(config, job, job_id, options)
     return job_id
+
+
+@dataclass
+class PreparedStart:
+    """A job driver that has planned its job and waits to be told to submit it (``handoff``)."""
+
+    config: StackConfig
+    job: Job
+    options: RunOptions
+    order: Path
+    client: flink_client.PendingSubmission
+
+    def start(self, savepoint: str | None, allow_non_restored_state: bool = False) -> str:
+        """Submit now, from ``savepoint`` if given; the Flink job id."""
+        handoff.order_start(self.order, savepoint, allow_non_restored_state)
+        try:
+            job_id = self.client.job_id(timeout_s=300)
+        finally:
+            self._clean()
+        started = replace(
+            self.options,
+            from_savepoint=savepoint,
+            allow_non_restored_state=allow_non_restored_state,
+        )
+        runs.record(self.config, self.job, job_id, started)
+        return job_id
+
+    def abort(self) -> None:
+        """Tell the driver to exit without submitting (and make sure it does)."""
+        handoff.order_abort(self.order)
+        try:
+            self.client.job_id(timeout_s=60)
+        except flink_client.FlinkJobError:
+            pass  # it printed no job id: what an aborted driver does
+        finally:
+            self.client.kill()
+            self._clean()
+
+    def _clean(self) -> None:
+        for path in (self.order, handoff.ready_marker(self.order)):
+            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.order.parent.rmdir()
+
+
+def prepare_start(
+    config: StackConfig,
+    job: Job,
+    options: RunOptions,
+    on_progress: Callable[[str], None] = lambda _: None,
+    timeout_s: float = 300.0,
+) -> PreparedStart:
+    """Start ``job``'s driver and wait until it has planned the job, without submitting it.
+
+    ``options.from_savepoint`` is ignored: the savepoint is given to ``PreparedStart.start``.
+
+    Raises:
+        flink_client.FlinkJobError: the driver failed (its output says why) or was not ready
+            within ``timeout_s``.
+    """
+    on_progress(f"registering schemas and creating topics for {job.name}")
+    prepare(config, job, options)
+    on_progress(f"planning {job.name} (it is submitted once told)")
+    order = Path(tempfile.mkdtemp(prefix="featurestream-start-")) / "order.json"
+    module = options.module or f"jobs.{job.name}.job"
+    client = flink_client.start_python(
+        config,
+        module=module,
+        args=[*options.job_args(config), "--await-start", str(order)],
+        parallelism=options.parallelism,
+        cwd=REPO_ROOT,
+        ship_cwd=False,
+        # The job it replaces still runs on the same cores: planning must not starve it.
+        niceness=PLANNING_NICENESS,
+    )
+    try:
+        handoff.await_ready(order, client.exited, timeout_s)
+    except handoff.HandoffError as exc:
+        text = client.output()
+        client.kill()
+        raise flink_client.FlinkJobError(f"{job.name}: {exc}\n{text[-4000:]}") from exc
+    return PreparedStart(config, job, options, order, client)
 
 
 def wait_finished(config: StackConfig, job_id: str, timeout_s: float = 600.0) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +23,73 @@ class FlinkJobError(Exception):
     """A job could not be submitted, or ended in a state other than the one awaited."""
 
 
-def submit_python(
+def submit_python(config: StackConfig, **options: Any) -> str:
+    """Submit a PyFlink job detached (``flink run -d``) and return its job id.
+
+    ``options`` are ``start_python``'s; this waits for the client to end (5 minutes at most).
+    """
+    return start_python(config, **options).job_id(timeout_s=300)
+
+
+class PendingSubmission:
+    """A ``flink run -d`` still running (its driver may be waiting: ``common.features.handoff``)."""
+
+    def __init__(self, command: list[str], cwd: Path | None, env: dict[str, str]) -> None:
+        # Output goes to a file: a pipe nobody reads while the driver waits could fill and block.
+        self._output = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in job_id)
+        self.process = subprocess.Popen(
+            command, stdout=self._output, stderr=subprocess.STDOUT, text=True, cwd=cwd, env=env
+        )
+
+    def exited(self) -> bool:
+        """Whether the client has ended."""
+        return self.process.poll() is not None
+
+    def output(self) -> str:
+        """What the client printed so far."""
+        self._output.seek(0)
+        return self._output.read()
+
+    def job_id(self, timeout_s: float) -> str:
+        """Wait for the client to end; the submitted job's id.
+
+        Raises:
+            FlinkJobError: it failed, printed no job id, or did not end within ``timeout_s``.
+        """
+        try:
+            code = self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise FlinkJobError(f"flink run did not end within {timeout_s:.0f} s") from None
+        text = self.output()
+        self._output.close()
+        match = _JOB_ID.search(text)
+        if code != 0 or match is None:
+            raise FlinkJobError(_failure(text))
+        return match.group(1)
+
+    def kill(self) -> None:
+        """End the client (the driver with it) if it still runs."""
+        if not self.exited():
+            self.process.kill()
+            self.process.wait()
+        self._output.close()
+
+
+def _failure(text: str) -> str:
+    output = text.strip().splitlines()
+    # The Python error is buried above Java's stack trace: lead with every error line.
+    errors = [line for line in output if "Error" in line or "Caused by" in line]
+    return (
+        "flink run failed:\n"
+        + "\n".join(errors[:20])
+        + "\n--- last lines ---\n"
+        + "\n".join(output[-15:])
+    )
+
+
+def start_python(
     config: StackConfig,
     *,
     module: str | None = None,
@@ -33,13 +100,15 @@ def submit_python(
     allow_non_restored_state: bool = False,
     cwd: Path | None = None,
     ship_cwd: bool = True,
-) -> str:
-    """Submit a PyFlink job detached (``flink run -d``) and return its job id.
+    niceness: int = 0,
+) -> PendingSubmission:
+    """Start ``flink run -d`` for a PyFlink job and return while it runs.
 
     Exactly one of ``module`` (run as ``-pym``, importable from ``cwd``) or ``script`` is given.
     ``ship_cwd`` sends ``cwd`` with the job (``-pyfs``). Flink zips a shipped directory whole,
     venv included, for jobs with Python functions (1.3 GB here); such jobs pass False and their
     workers import featurestream from the cluster's ``python.executable`` instead.
+    ``niceness`` > 0 runs the client (and its driver) at a lower CPU priority.
     """
     if (module is None) == (script is None):
         raise ValueError("give exactly one of module= or script=")
@@ -61,21 +130,9 @@ def submit_python(
     if cwd is not None and ship_cwd:
         command += ["-pyfs", str(cwd)]
     command += list(args)
-    result = subprocess.run(
-        command, capture_output=True, text=True, cwd=cwd, env=_client_env(config), timeout=300
-    )
-    match = _JOB_ID.search(result.stdout + result.stderr)
-    if result.returncode != 0 or match is None:
-        output = (result.stdout + result.stderr).strip().splitlines()
-        # The Python error is buried above Java's stack trace: lead with every error line.
-        errors = [line for line in output if "Error" in line or "Caused by" in line]
-        raise FlinkJobError(
-            "flink run failed:\n"
-            + "\n".join(errors[:20])
-            + "\n--- last lines ---\n"
-            + "\n".join(output[-15:])
-        )
-    return match.group(1)
+    if niceness > 0:
+        command = ["nice", "-n", str(niceness), *command]
+    return PendingSubmission(command, cwd, _client_env(config))
 
 
 def _client_env(config: StackConfig) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 payment_features v1 runs (parallelism 1) while payments stream in; a savepoint A is taken, later
 the job is stopped with savepoint B, and a changed version (two features added to payment_card
-v1, parallelism 2) starts from B while events keep coming. Then:
+v1, parallelism 2), planned before the stop, starts from B while events keep coming. Then:
 
 - every event has exactly one row per view (``read_committed``), and every row, before and after
   the upgrade, equals the DuckDB reference over all events: the windows continue exactly, and the
@@ -28,7 +28,7 @@ from confluent_kafka import Consumer, TopicPartition
 from common.config import StackConfig
 from common.deploy import local
 from common.features.catalog import load_job
-from common.features.launch import RunOptions, submit
+from common.features.launch import RunOptions, prepare_start, submit
 from common.generate.runner import produce
 from common.kafka import end_offsets, read_topic
 from common.local import flink_client
@@ -46,7 +46,7 @@ from tests.integration.feature_checks import (
 pytestmark = pytest.mark.e2e
 
 COUNT = 4_000
-RATE = 200.0  # events/s of wall clock: 20 s of streaming
+RATE = 80.0  # events/s of wall clock: 50 s of streaming, outlasting the new job's planning
 CHANGED_MODULE = "tests.e2e.changed_payment_features"
 ADDED = ("card_amount_usd_min_24h", "card_txn_count_5m")
 
@@ -113,15 +113,19 @@ def test_upgrade_through_a_savepoint_continues_exactly(
     producer.start()
     _wait_for("1,000 rows", lambda: len(read_values(config, card_topic)) >= 1_000)
     older, _ = local.take_savepoint(config, job, old_id)
+    # As `featurestream upgrade` does: the changed code is planned first, then the old job stops
+    # (here while events still stream in, so that the output gap is the upgrade's).
+    upgraded = RunOptions(**{**options.__dict__, "parallelism": 2, "module": CHANGED_MODULE})
+    prepared = prepare_start(config, CHANGED_JOB, upgraded)
     _wait_for("2,000 rows", lambda: len(read_values(config, card_topic)) >= 2_000)
-    stop_started = time.monotonic()
+    stop_started, stop_wall_ms = time.monotonic(), time.time() * 1000
     latest = local.stop_with_savepoint(config, job, old_id)
-    upgraded = RunOptions(
-        **{**options.__dict__, "parallelism": 2, "from_savepoint": latest, "module": CHANGED_MODULE}
-    )
-    new_id = submit(config, CHANGED_JOB, upgraded)
+    stopped_s = time.monotonic() - stop_started
+    new_id = prepared.start(latest)
+    submitted_s = time.monotonic() - stop_started
     flink_client.wait_for_state(config, new_id, "RUNNING", timeout_s=120)
     restart_s = time.monotonic() - stop_started
+    assert local.local_path(local.restored_from(config, new_id) or "") == local.local_path(latest)
     producer.join()
     # A few events well past the rest (on both partitions) move the watermark beyond every
     # real event; they stay pending themselves.
@@ -154,8 +158,10 @@ def test_upgrade_through_a_savepoint_continues_exactly(
     last_old = max(ts for ts, row in timed if ADDED[0] not in row)
     first_new = min(ts for ts, row in timed if ADDED[0] in row)
     downtime_ms = first_new - last_old
-    print(f"\nupgrade: stop-with-savepoint → new job RUNNING {restart_s:.1f} s; "
-          f"output gap (last old row → first new row) {downtime_ms / 1000:.1f} s")  # fmt: skip
+    print(f"\nupgrade: stop-with-savepoint → new job RUNNING {restart_s:.1f} s (stopped "
+          f"{stopped_s:.1f} s, submitted {submitted_s:.1f} s); output gap (last old row → first "
+          f"new row) {downtime_ms / 1000:.1f} s (rows at {(last_old - stop_wall_ms) / 1000:+.1f} s "
+          f"and {(first_new - stop_wall_ms) / 1000:+.1f} s of the stop)")  # fmt: skip
     assert 0 < downtime_ms < 120_000
 
     # The online store holds each card's newest vector (of the changed view, for updated cards).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -212,7 +213,31 @@ def _fake_restart(
         submitted.append(options)
         return "n3"
 
+    class Prepared:
+        """A planned driver: what it is started with is what gets recorded."""
+
+        def __init__(self, options: RunOptions) -> None:
+            self.options = options
+
+        def start(self, savepoint: str | None, allow_non_restored_state: bool = False) -> str:
+            return submit(
+                config,
+                None,
+                replace(
+                    self.options,
+                    from_savepoint=savepoint,
+                    allow_non_restored_state=allow_non_restored_state,
+                ),
+            )
+
+        def abort(self) -> None:
+            raise AssertionError("nothing failed: no abort expected")
+
+    def prepare_start(config: StackConfig, job: Any, options: RunOptions, **_: Any) -> Prepared:
+        return Prepared(options)
+
     monkeypatch.setattr(local.launch, "submit", submit)
+    monkeypatch.setattr(local.launch, "prepare_start", prepare_start)
     monkeypatch.setattr(local, "wait_running", lambda config, job_id: None)
     monkeypatch.setattr(
         local.flink_client, "wait_for_state", lambda config, job_id, state, timeout_s: {}
@@ -248,3 +273,19 @@ def test_restore_stops_the_running_job_and_starts_from_the_chosen_savepoint(
     assert options.from_savepoint == chosen.as_uri() and options.allow_non_restored_state
     assert options.topic_suffix == ".s"
     assert result.stop_savepoint == f"file:{stop_target}"
+
+
+def test_an_upgrade_whose_new_code_fails_to_plan_leaves_the_running_job_alone(
+    config: StackConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _fake_rest(
+        monkeypatch, {("GET", "/jobs/overview"): _overview(("b2", JOB.dashed, "RUNNING", 2))}
+    )
+
+    def prepare_start(config: StackConfig, job: Any, options: RunOptions, **_: Any) -> Any:
+        raise local.flink_client.FlinkJobError("flink run failed:\nNameError: name 'x'")
+
+    monkeypatch.setattr(local.launch, "prepare_start", prepare_start)
+    with pytest.raises(local.LocalError, match=r"before anything was stopped \(b2 keeps running"):
+        local.upgrade(config, JOB)
+    assert [(m, p) for m, p, _ in calls if m != "GET"] == []  # no stop was sent
