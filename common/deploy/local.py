@@ -305,14 +305,9 @@ def restore(
         stopped = find_running(config, job, job_id)
         options = _options_of(config, stopped.job_id) or _started_options(config, job, state_dir)
         return _replace_running(
-            config,
-            job,
-            stopped,
-            replace(options, parallelism=parallelism or options.parallelism),
-            savepoint,
-            allow_non_restored_state,
+            config, job, stopped, options, parallelism, savepoint, allow_non_restored_state,
             on_progress,
-        )
+        )  # fmt: skip
     options = _started_options(config, job, state_dir)
     on_progress(f"no {job.dashed} is running: starting it from {savepoint}")
     return _start(
@@ -345,13 +340,7 @@ def upgrade(
     running = find_running(config, job, job_id)
     options = _options_of(config, running.job_id) or RunOptions()
     return _replace_running(
-        config,
-        job,
-        running,
-        replace(options, parallelism=parallelism or options.parallelism),
-        None,
-        allow_non_restored_state,
-        on_progress,
+        config, job, running, options, parallelism, None, allow_non_restored_state, on_progress
     )
 
 
@@ -360,12 +349,15 @@ def _replace_running(
     job: Job,
     running: RunningJob,
     options: RunOptions,
+    parallelism: int | None,
     savepoint: str | None,
     allow_non_restored_state: bool,
     on_progress: Progress,
 ) -> Restart:
-    """Plan the new job, stop ``running`` with a savepoint, then submit the planned job from
-    ``savepoint`` (None: the one just taken). Downtime counts from the stop (decision 50)."""
+    """Plan the new job (``options``, ``parallelism`` overriding), stop ``running`` with a
+    savepoint, then submit the planned job from ``savepoint`` (None: the one just taken).
+    Downtime counts from the stop (decision 50)."""
+    options = replace(options, parallelism=parallelism or options.parallelism)
     try:
         prepared = launch.prepare_start(config, job, options, on_progress=on_progress)
     except flink_client.FlinkJobError as exc:
@@ -386,14 +378,7 @@ def _replace_running(
         new_id = prepared.start(source, allow_non_restored_state)
     except flink_client.FlinkJobError as exc:
         raise LocalError(f"starting {job.dashed} from {source} failed:\n{exc}") from exc
-    wait_running(config, new_id)
-    return Restart(
-        stopped_job_id=running.job_id,
-        stop_savepoint=stop_path,
-        job_id=new_id,
-        restored_from=restored_from(config, new_id),
-        downtime_s=time.monotonic() - started,
-    )
+    return _restarted(config, new_id, started, running.job_id, stop_path)
 
 
 def _start(
@@ -410,10 +395,21 @@ def _start(
         raise LocalError(
             f"starting {job.dashed} from {options.from_savepoint} failed:\n{exc}"
         ) from exc
+    return _restarted(config, new_id, started)
+
+
+def _restarted(
+    config: StackConfig,
+    new_id: str,
+    started: float,
+    stopped_job_id: str | None = None,
+    stop_savepoint: str | None = None,
+) -> Restart:
+    """Once ``new_id`` runs every task: what the restart did, its downtime from ``started``."""
     wait_running(config, new_id)
     return Restart(
-        stopped_job_id=None,
-        stop_savepoint=None,
+        stopped_job_id=stopped_job_id,
+        stop_savepoint=stop_savepoint,
         job_id=new_id,
         restored_from=restored_from(config, new_id),
         downtime_s=time.monotonic() - started,

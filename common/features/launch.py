@@ -132,6 +132,11 @@ def prepare(config: StackConfig, job: Job, options: RunOptions) -> None:
         ensure_topic(config, topic)
 
 
+def driver_module(job: Job, options: RunOptions) -> str:
+    """The module ``flink run -pym`` runs for ``job``: ``options.module`` or ``jobs.<job>.job``."""
+    return options.module or f"jobs.{job.name}.job"
+
+
 def submit_module(
     config: StackConfig,
     module: str,
@@ -167,8 +172,7 @@ def submit(
     on_progress(f"registering schemas and creating topics for {job.name}")
     prepare(config, job, options)
     on_progress(f"submitting {job.name} to {config.flink_rest_url}")
-    module = options.module or f"jobs.{job.name}.job"
-    job_id = submit_module(config, module, options.job_args(config), options)
+    job_id = submit_module(config, driver_module(job, options), options.job_args(config), options)
     # How it was started, for the savepoint verbs (restart the same way) and listings.
     runs.record(config, job, job_id, options)
     return job_id
@@ -236,10 +240,9 @@ def prepare_start(
     prepare(config, job, options)
     on_progress(f"planning {job.name} (it is submitted once told)")
     order = Path(tempfile.mkdtemp(prefix="featurestream-start-")) / "order.json"
-    module = options.module or f"jobs.{job.name}.job"
     client = flink_client.start_python(
         config,
-        module=module,
+        module=driver_module(job, options),
         args=[*options.job_args(config), "--await-start", str(order)],
         parallelism=options.parallelism,
         cwd=REPO_ROOT,

@@ -59,8 +59,7 @@ class PendingSubmission:
         try:
             code = self.process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            self.kill()
             raise FlinkJobError(f"flink run did not end within {timeout_s:.0f} s") from None
         text = self.output()
         self._output.close()

@@ -65,12 +65,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     artifact = load_artifact(model_path, contract)
     from jobs.model_scoring.udf import score_function
 
-    env = table_environment(pipeline_name(contract), args.checkpoint_interval)
+    name = pipeline_name(contract)
+    env = table_environment(name, args.checkpoint_interval)
     env.create_temporary_system_function(
         SCORE_FUNCTION, score_function(contract.name, contract.version, str(model_path))
     )
     job_id = execute(env, compiled, wait=args.wait)
-    name = pipeline_name(contract)
     print(f"submitted {name} (artefact {artifact.sha256[:12]}) as job {job_id}", flush=True)
 
 

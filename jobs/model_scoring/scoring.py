@@ -40,7 +40,7 @@ def pipeline_name(contract: ModelContract) -> str:
 
 def transactional_id_prefix(contract: ModelContract, topic_suffix: str = "") -> str:
     """Per model version and output topic, so that two scoring jobs never fence each other."""
-    return f"{dashed(contract)}-v{contract.version}{topic_suffix}"
+    return pipeline_name(contract) + topic_suffix
 
 
 def _columns(schema: str) -> str:
