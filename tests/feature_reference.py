@@ -35,7 +35,7 @@ def _window_sql(seconds: float) -> str:
     return f"INTERVAL {millis} MILLISECOND PRECEDING AND CURRENT ROW"
 
 
-def _aggregate_sql(feature: Feature, key: str, retention_ms: int) -> str:
+def _aggregate_sql(feature: Feature, key: str, lookback_ms: int) -> str:
     part = f"PARTITION BY {key} ORDER BY event_ts"
     if isinstance(feature, WindowedAggregate):
         frame = f"OVER ({part} RANGE BETWEEN {_window_sql(feature.window_length.total_seconds())})"
@@ -56,7 +56,7 @@ def _aggregate_sql(feature: Feature, key: str, retention_ms: int) -> str:
             return f"COUNT(DISTINCT {expr}) {frame}"
     if isinstance(feature, SecondsSincePrev):
         previous = (
-            f"MAX(event_ts) OVER ({part} RANGE BETWEEN INTERVAL {retention_ms} MILLISECOND "
+            f"MAX(event_ts) OVER ({part} RANGE BETWEEN INTERVAL {lookback_ms} MILLISECOND "
             "PRECEDING AND INTERVAL 1 MILLISECOND PRECEDING)"
         )
         return f"(epoch_ms(event_ts) - epoch_ms({previous})) / 1000.0"
@@ -95,8 +95,8 @@ def reference_rows(view: FeatureView, events: Iterable[Mapping[str, Any]]) -> li
         f"make_timestamp({source.event_time} * 1000) AS event_ts FROM raw"
     )
     aggregates = [f for f in view.features if not isinstance(f, Derived)]
-    retention_ms = round(view.state_retention.total_seconds() * 1000)
-    select = ", ".join(f"{_aggregate_sql(f, key, retention_ms)} AS {f.name}" for f in aggregates)
+    lookback_ms = round(view.last_event_retention.total_seconds() * 1000)
+    select = ", ".join(f"{_aggregate_sql(f, key, lookback_ms)} AS {f.name}" for f in aggregates)
     con.execute(
         f"CREATE TABLE aggregated AS SELECT event_id, {key}, {source.event_time} AS event_time, "
         f"{select} FROM events"

@@ -19,7 +19,8 @@ Example::
 Window semantics (exact): for an event ``e`` of key ``k`` at event time ``t``, a feature over
 window ``w`` aggregates every event of ``k`` with ``t - w <= t' <= t``: ``e`` itself and events
 with the same timestamp included. ``SecondsSincePrev`` is ``t`` minus the latest strictly earlier
-event time of ``k`` (null if there is none within the view's state retention).
+event time of ``k`` (null if there is none within the view's ``last_event_retention``, 400 days
+by default).
 """
 
 from __future__ import annotations
@@ -76,7 +77,10 @@ class Source:
         event_time: The event-time column (Avro ``timestamp-millis``).
         max_out_of_orderness: Watermark delay: events up to this much out of order are in time;
             later ones go to the dead-letter topic with reason ``late``.
-        idle_timeout: A partition silent this long stops holding back the watermark.
+        idle_timeout: None (default): every partition holds back the watermark, so the window
+            functions' watermark never passes a row the late split let through. Set, a
+            partition silent this long stops holding it back, and the source then runs at
+            parallelism 1 to keep that guarantee (decision 51).
         checks: Flink SQL conditions every event must meet (``amount_usd_cents >= 0``); an
             event failing one (false or null) goes to the dead-letter topic with reason
             ``invalid_value``.
@@ -87,7 +91,7 @@ class Source:
     id_column: str
     event_time: str = "event_time"
     max_out_of_orderness: timedelta = timedelta(seconds=5)
-    idle_timeout: timedelta = timedelta(seconds=30)
+    idle_timeout: timedelta | None = None
     checks: tuple[str, ...] = ()
 
 
@@ -223,6 +227,10 @@ class FeatureView:
 
     A change that breaks state or output compatibility is a new ``version`` (``v2`` runs next to
     ``v1`` until ``v1`` is retired), never an edit of a running one.
+
+    ``last_event_retention``: how long a key's last event time is kept after its windows have
+    expired (``state_retention``): ``SecondsSincePrev`` looks back this far, and a restarted job
+    can tell a row older than what it already released for the key (decision 51).
     """
 
     name: str
@@ -231,6 +239,7 @@ class FeatureView:
     source: Source
     features: tuple[Feature, ...]
     description: str = ""
+    last_event_retention: timedelta = timedelta(days=400)
 
     def __post_init__(self) -> None:
         _check_name("feature view", self.name)
@@ -256,6 +265,11 @@ class FeatureView:
                         f"view {self.name!r}, feature {feature.name!r}: derived features may use "
                         "aggregates only, not other derived features"
                     )
+        if self.last_event_retention < self.state_retention:
+            raise DefinitionError(
+                f"view {self.name!r}: last_event_retention {self.last_event_retention} is "
+                f"shorter than the window state's retention {self.state_retention}"
+            )
 
     def feature(self, name: str) -> Feature:
         """The feature called ``name``."""

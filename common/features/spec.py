@@ -107,6 +107,7 @@ def window_spec(view: FeatureView, carry: tuple[str, ...] = ()) -> dict[str, Any
         "inputs": [c.__dict__ for c in input_columns(view)],
         "aggregates": aggregates,
         "retention_ms": int(view.state_retention.total_seconds() * 1000),
+        "last_event_retention_ms": int(view.last_event_retention.total_seconds() * 1000),
     }
     if carry:
         spec["carry"] = list(carry)

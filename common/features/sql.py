@@ -8,7 +8,9 @@ what the stream produced. Shape of a job (see ``docs/design/feature-jobs.md``)::
       └─ classified: reject_reason = decode error | late | null_key | invalid_value | NULL
            ├─ rejected rows ─────────────────────────────► dead_letters (dlq.<job>)
            └─ per view: inputs_<view> → fs_window_<view>_v<N> (one-pass window function)
-                └─ features_<view>: ids, time, features, derived ─► feature topic, Redis
+                └─ window_<view>: feature rows and reject rows (late_after_restore)
+                     ├─ reject rows ──────────────────────► dead_letters (dlq.<job>)
+                     └─ features_<view>: ids, time, features, derived ─► feature topic, Redis
 
 Identifiers are backquoted throughout (``sequence`` and friends are reserved words).
 """
@@ -32,9 +34,13 @@ from common.features.spec import input_columns, window_spec_json
 from common.schemas import DEAD_LETTER_SCHEMA, schema_text
 
 LATE = "late"
+LATE_AFTER_RESTORE = "late_after_restore"
 NULL_KEY = "null_key"
 INVALID_VALUE = "invalid_value"
-"""Dead-letter reasons decided in SQL (decode reasons come from the format)."""
+"""Dead-letter reasons decided in SQL and in the window function (decode reasons come from the
+format)."""
+POSITION_COLUMNS = ("src_partition", "src_offset")
+"""Source position columns every window function reads (its reject rows carry them)."""
 
 
 @dataclass(frozen=True)
@@ -248,6 +254,11 @@ class Names:
         return f"{self.prefix}dead_letters"
 
     @property
+    def window_dead_letters(self) -> str:
+        """The dead-letter sink of the window functions' reject rows."""
+        return f"{self.prefix}window_dead_letters"
+
+    @property
     def dashed(self) -> str:
         """The prefix in transactional ids: ``payment-fraud-v1-`` (empty without prefix)."""
         return self.prefix.strip("_").replace("_", "-") + "-" if self.prefix else ""
@@ -255,6 +266,10 @@ class Names:
     def inputs(self, view: FeatureView) -> str:
         """The rows a view's window function reads."""
         return f"{self.prefix}inputs_{view.name}_v{view.version}"
+
+    def window(self, view: FeatureView) -> str:
+        """A view's window-function output: feature rows and reject rows."""
+        return f"{self.prefix}window_{view.name}_v{view.version}"
 
     def features(self, view: FeatureView) -> str:
         """A view's per-event feature rows: ``features_<view>_v<N>``."""
@@ -300,6 +315,19 @@ def output_columns(view: FeatureView) -> list[tuple[str, str]]:
     return columns
 
 
+def watermark_clause(source: Source, bounded: bool) -> str:
+    """The source's watermark: max event time minus the allowed out-of-orderness, streaming.
+
+    A bounded run's watermark stays unset until the end of its input, when the source emits
+    the final watermark: every event is folded, in event-time order, whatever the input order
+    (decision 51).
+    """
+    t = f"`{source.event_time}`"
+    if bounded:
+        return f"WATERMARK FOR {t} AS CAST(NULL AS TIMESTAMP(3))"
+    return f"WATERMARK FOR {t} AS {t} - " + _interval(source.max_out_of_orderness)
+
+
 def source_ddl(job: FeatureJob, settings: JobSettings, names: Names = Names()) -> str:
     """The Kafka source table of ``job`` (featurestream-avro: bad values flagged, not thrown)."""
     source = job.source
@@ -319,8 +347,7 @@ def source_ddl(job: FeatureJob, settings: JobSettings, names: Names = Names()) -
         "`src_partition` INT METADATA FROM 'partition' VIRTUAL",
         "`src_offset` BIGINT METADATA FROM 'offset' VIRTUAL",
         "`src_timestamp` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL",
-        f"WATERMARK FOR `{source.event_time}` AS `{source.event_time}` - "
-        + _interval(source.max_out_of_orderness),
+        watermark_clause(source, settings.bounded),
     ]
     options = {
         "connector": "kafka",
@@ -328,7 +355,6 @@ def source_ddl(job: FeatureJob, settings: JobSettings, names: Names = Names()) -
         "properties.bootstrap.servers": settings.bootstrap_servers,
         "properties.group.id": settings.group_id or job.dashed,
         "properties.isolation.level": "read_committed",
-        "scan.watermark.idle-timeout": f"{round(source.idle_timeout.total_seconds() * 1000)} ms",
         "key.format": "raw",
         "key.fields": "raw_key",
         "value.format": "featurestream-avro",
@@ -336,6 +362,15 @@ def source_ddl(job: FeatureJob, settings: JobSettings, names: Names = Names()) -
         "value.featurestream-avro.url": settings.registry_url,
         "value.fields-include": "EXCEPT_KEY",
     }
+    if source.idle_timeout is not None:
+        options["scan.watermark.idle-timeout"] = (
+            f"{round(source.idle_timeout.total_seconds() * 1000)} ms"
+        )
+        # An idle source subtask that wakes up behind the others would see rows through the
+        # late split that the window functions' (merged) watermark has passed, and Flink drops
+        # those silently. One source subtask gives every window function its watermark in
+        # order with its rows (decision 51).
+        options["scan.parallelism"] = "1"
     options.update(startup_options(settings))
     return kafka_table(names.source, ",\n  ".join(lines), options, settings)
 
@@ -362,14 +397,24 @@ def classified_view(job: FeatureJob, names: Names = Names()) -> str:
 
 
 def dead_letter_ddl(
-    job: FeatureJob, settings: JobSettings, topic: str, names: Names = Names()
+    job: FeatureJob,
+    settings: JobSettings,
+    topic: str,
+    names: Names = Names(),
+    windows: bool = False,
 ) -> str:
-    """The dead-letter sink (exactly-once, ``dead_letter.avsc``)."""
-    options = exactly_once_sink_options(
-        settings, topic, f"{job.dashed}-{names.dashed}dlq", schema_text(DEAD_LETTER_SCHEMA)
-    )
+    """A dead-letter sink (exactly-once, ``dead_letter.avsc``): the job's, or with ``windows``
+    the one its window functions' reject rows go to.
+
+    Both write ``topic``, with their own transactional ids. The window functions' rejects have
+    a sink of their own so that the job's plan keeps the node ids (and thereby the operator
+    uids savepoints are keyed by) it had before they existed.
+    """
+    table = names.window_dead_letters if windows else names.dead_letters
+    prefix = f"{job.dashed}-{names.dashed}dlq" + ("-windows" if windows else "")
+    options = exactly_once_sink_options(settings, topic, prefix, schema_text(DEAD_LETTER_SCHEMA))
     return (
-        f"CREATE TABLE `{names.dead_letters}` (\n"
+        f"CREATE TABLE `{table}` (\n"
         "  `source_topic` STRING NOT NULL,\n"
         "  `source_partition` INT NOT NULL,\n"
         "  `source_offset` BIGINT NOT NULL,\n"
@@ -379,13 +424,15 @@ def dead_letter_ddl(
         "  `raw_key` BYTES,\n"
         "  `raw_value` BYTES,\n"
         "  `source_timestamp` TIMESTAMP(3),\n"
-        "  `dead_letter_time` TIMESTAMP(3) NOT NULL\n"
+        "  `dead_letter_time` TIMESTAMP(3) NOT NULL,\n"
+        "  `feature_view` STRING\n"
         f") {with_options(kafka_table_options(options, settings))}"
     )
 
 
 def dead_letter_insert(job: FeatureJob, names: Names = Names()) -> str:
-    """Rejected rows, with reason and message, into the dead-letter sink (and counted)."""
+    """Rows the job rejected (decode, late, key, checks), with reason and message, into the
+    dead-letter sink (and counted)."""
     t = f"`{job.source.event_time}`"
     message = (
         "CASE `reject_reason`\n"
@@ -403,26 +450,52 @@ def dead_letter_insert(job: FeatureJob, names: Names = Names()) -> str:
         "SELECT `src_topic`, `src_partition`, `src_offset`, "
         f"{quote(job.name)}, fs_count_dead_letter(`reject_reason`), {message},\n"
         "  `raw_key`, `raw_value`, CAST(`src_timestamp` AS TIMESTAMP(3)), "
-        "CAST(LOCALTIMESTAMP AS TIMESTAMP(3))\n"
+        "CAST(LOCALTIMESTAMP AS TIMESTAMP(3)), CAST(NULL AS STRING)\n"
         f"FROM `{names.classified}` WHERE `reject_reason` IS NOT NULL"
     )
+
+
+def window_dead_letter_insert(job: FeatureJob, source_topic: str, names: Names = Names()) -> str:
+    """Rows the views' window functions returned unfolded (``late_after_restore``) into their
+    own dead-letter sink (``window_dead_letter_ddl``), one INSERT for all views.
+
+    ``source_topic``: the topic the job reads (reject rows carry partition and offset only).
+    """
+    selects = [
+        f"SELECT {quote(source_topic)}, `reject_partition`, `reject_offset`, "
+        f"{quote(job.name)}, fs_count_dead_letter(`reject_reason`), `reject_message`,\n"
+        "  CAST(NULL AS BYTES), CAST(NULL AS BYTES), CAST(NULL AS TIMESTAMP(3)), "
+        f"CAST(LOCALTIMESTAMP AS TIMESTAMP(3)), {quote(view.qualified_name)}\n"
+        f"FROM `{names.window(view)}` WHERE `reject_reason` IS NOT NULL"
+        for view in job.views
+    ]
+    return f"INSERT INTO `{names.window_dead_letters}`\n" + "\nUNION ALL\n".join(selects)
 
 
 def view_statements(
     view: FeatureView, names: Names = Names(), carry: tuple[Carried, ...] = ()
 ) -> list[str]:
-    """The window-function input and the feature rows of ``view`` (with ``carry`` at the end)."""
+    """The window-function input, its output and the feature rows of ``view`` (with ``carry``
+    at the end)."""
     source = view.source
     key = view.entity.key
+    carried = {c.column for c in carry}
     inputs = ", ".join(
         [f"{c.expression} AS `{c.column}`" for c in input_columns(view)]
         + [f"{c.expression} AS `{c.column}`" for c in carry]
+        + [f"`{column}`" for column in POSITION_COLUMNS if column not in carried]
     )
     inputs_view = (
         f"CREATE TEMPORARY VIEW `{names.inputs(view)}` AS\n"
-        f"SELECT `{key}`, `{source.id_column}`, `{source.event_time}`"
-        + (f", {inputs}" if inputs else "")
-        + f"\nFROM `{names.classified}` WHERE `reject_reason` IS NULL"
+        f"SELECT `{key}`, `{source.id_column}`, `{source.event_time}`, {inputs}"
+        f"\nFROM `{names.classified}` WHERE `reject_reason` IS NULL"
+    )
+    window_view = (
+        f"CREATE TEMPORARY VIEW `{names.window(view)}` AS\n"
+        f"SELECT * FROM {names.function(view)}(\n"
+        f"  input => TABLE `{names.inputs(view)}` PARTITION BY `{key}`,\n"
+        f"  on_time => DESCRIPTOR(`{source.event_time}`),\n"
+        f"  uid => {quote(names.uid(view))})"
     )
     selected = []
     for feature in view.output_features:
@@ -436,12 +509,9 @@ def view_statements(
         f"SELECT `{source.id_column}` AS `event_id`, `{key}`, `rowtime` AS `event_time`,\n  "
         + ",\n  ".join(selected)
         + f",\n  {quote(view.name)} AS `feature_view`, {view.version} AS `feature_view_version`\n"
-        f"FROM {names.function(view)}(\n"
-        f"  input => TABLE `{names.inputs(view)}` PARTITION BY `{key}`,\n"
-        f"  on_time => DESCRIPTOR(`{source.event_time}`),\n"
-        f"  uid => {quote(names.uid(view))})"
+        f"FROM `{names.window(view)}` WHERE `reject_reason` IS NULL"
     )
-    return [inputs_view, features_view]
+    return [inputs_view, window_view, features_view]
 
 
 def _feature_sink_ddl(job: FeatureJob, view: FeatureView, settings: JobSettings, topic: str) -> str:
@@ -503,6 +573,13 @@ def compile_job(job: FeatureJob, settings: JobSettings) -> CompiledJob:
                 f"INSERT INTO `online_{feature_table(view)}` "
                 f"SELECT {names} FROM `{feature_table(view)}`"
             )
+    # Last: statements added after the others leave the node ids of the others as they were.
+    compiled.statements.append(
+        dead_letter_ddl(job, settings, compiled.dead_letter_topic, windows=True)
+    )
+    compiled.inserts.append(
+        window_dead_letter_insert(job, settings.source_topic or job.source.topic)
+    )
     return compiled
 
 

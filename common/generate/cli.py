@@ -56,8 +56,10 @@ def _generate_options(command: F) -> F:
             "--rate",
             type=click.FloatRange(min=0, min_open=True),
             default=None,
-            help="Mean events per second; event time then tracks the wall clock. "
-            "Default: unthrottled, 1 ms mean gap on the simulated clock.",
+            help="Mean events per second; into Kafka, event time then tracks the wall "
+            "clock (writing is paced). With --to-file only the spacing is the rate's: a "
+            "file is written at full speed (history). Default: unthrottled, 1 ms mean gap "
+            "on the simulated clock.",
         ),
         click.option(
             "--seed",
@@ -122,7 +124,9 @@ def _run(kind: Kind, **options: Any) -> None:
         )
     config = load_stack_config()
     try:
-        summary = produce(kind, config, on_progress=_progress, **options)
+        # A file is history: it keeps the rate's spacing, nobody waits for it in real time.
+        pace = options["to_file"] is None
+        summary = produce(kind, config, on_progress=_progress, pace=pace, **options)
     except (SchemaRegistryError, httpx.HTTPError) as exc:
         raise click.ClickException(f"schema registry at {config.registry_url}: {exc}") from exc
     except KafkaException as exc:

@@ -34,6 +34,7 @@ from common.features.sql import (
     quote,
     source_ddl,
     view_statements,
+    window_dead_letter_insert,
 )
 from common.models.contract import EVENT, Input, ModelContract
 from common.models.request_schema import request_schema_text, view_time_field
@@ -244,5 +245,15 @@ def compile_requests(
         compiled.statements.append(_request_sink_ddl(job, model, settings, topic))
         compiled.inserts.append(
             f"INSERT INTO `{names.prefix}request_sink`\n" + _request_select(job, model, job_version)
+        )
+    # Last, so that the plan's earlier node ids (operator uids) stay what they were.
+    for model in chosen:
+        names = names_of(model)
+        pipeline = FeatureJob(job.name, model.views)
+        compiled.statements.append(
+            dead_letter_ddl(pipeline, settings, compiled.dead_letter_topic, names, windows=True)
+        )
+        compiled.inserts.append(
+            window_dead_letter_insert(pipeline, settings.source_topic or model.trigger.topic, names)
         )
     return compiled

@@ -53,9 +53,12 @@ DEAD_LETTER: dict[str, Any] = {
     "raw_value": b"\x07\x00\x00\x00\x01garbage",
     "source_timestamp": 1_735_689_600_001,
     "dead_letter_time": 1_735_689_601_000,
+    "feature_view": None,
 }
 DEAD_LETTER_WITHOUT_RAW: dict[str, Any] = {
     **DEAD_LETTER,
+    "reason": "late_after_restore",
+    "feature_view": "payment_card.v1",
     "raw_key": None,
     "raw_value": None,
     "source_timestamp": None,

@@ -1,7 +1,7 @@
--- window function fs_window_payment_fraud_v1__payment_card_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"card_txn_count_10m","window_ms":600000},{"function":"count","input":null,"name":"card_txn_count_1h","window_ms":3600000},{"function":"count","input":null,"name":"card_txn_count_24h","window_ms":86400000},{"function":"sum","input":"in_0","name":"card_amount_usd_sum_1h","window_ms":3600000},{"function":"sum","input":"in_0","name":"card_amount_usd_sum_24h","window_ms":86400000},{"function":"avg","input":"in_0","name":"card_amount_usd_avg_24h","window_ms":86400000},{"function":"max","input":"in_0","name":"card_amount_usd_max_24h","window_ms":86400000},{"function":"distinct_count","input":"in_1","name":"card_distinct_merchants_24h","window_ms":86400000},{"function":"distinct_count","input":"in_2","name":"card_distinct_countries_24h","window_ms":86400000},{"function":"seconds_since_prev","input":null,"name":"card_seconds_since_prev","window_ms":null}],"carry":["src_topic","src_partition","src_offset","ev_amount_usd_cents"],"event_id":"payment_id","inputs":[{"column":"in_0","expression":"`amount_usd_cents`","kind":"BIGINT"},{"column":"in_1","expression":"`merchant_id`","kind":"STRING"},{"column":"in_2","expression":"`country`","kind":"STRING"}],"key":"card_id","retention_ms":86705000,"spec_version":1,"version":1,"view":"payment_card"}')
--- window function fs_window_payment_fraud_v1__payment_merchant_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"merchant_txn_count_1h","window_ms":3600000},{"function":"sum","input":"in_0","name":"merchant_amount_usd_sum_1h","window_ms":3600000},{"function":"distinct_count","input":"in_1","name":"merchant_distinct_cards_1h","window_ms":3600000}],"event_id":"payment_id","inputs":[{"column":"in_0","expression":"`amount_usd_cents`","kind":"BIGINT"},{"column":"in_1","expression":"`card_id`","kind":"STRING"}],"key":"merchant_id","retention_ms":3905000,"spec_version":1,"version":1,"view":"payment_merchant"}')
--- window function fs_window_trade_anomaly_v1__trade_symbol_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"sym_trade_count_1m","window_ms":60000},{"function":"sum","input":"in_0","name":"sym_volume_1m","window_ms":60000},{"function":"sum","input":"in_1","name":"sym_notional_1m","window_ms":60000},{"function":"sum","input":"in_1","name":"sym_notional_5m","window_ms":300000},{"function":"sum","input":"in_0","name":"sym_volume_5m","window_ms":300000},{"function":"sum","input":"in_2","name":"sym_buy_volume_5m","window_ms":300000},{"function":"stddev_pop","input":"in_3","name":"sym_price_stddev_5m","window_ms":300000},{"function":"last","input":"in_3","name":"sym_last_price","window_ms":null}],"carry":["src_topic","src_partition","src_offset","ev_price","ev_quantity"],"event_id":"trade_id","inputs":[{"column":"in_0","expression":"CAST(CAST(quantity AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"},{"column":"in_1","expression":"CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"},{"column":"in_2","expression":"CAST(CASE WHEN side = 'BUY' THEN CAST(quantity AS DOUBLE) ELSE 0E0 END AS DOUBLE)","kind":"DOUBLE"},{"column":"in_3","expression":"CAST(CAST(price AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"}],"key":"symbol","retention_ms":602000,"spec_version":1,"version":1,"view":"trade_symbol"}')
--- window function fs_window_trade_anomaly_v1__trade_account_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"acct_trade_count_1h","window_ms":3600000},{"function":"sum","input":"in_0","name":"acct_notional_1h","window_ms":3600000},{"function":"distinct_count","input":"in_1","name":"acct_distinct_symbols_1h","window_ms":3600000}],"event_id":"trade_id","inputs":[{"column":"in_0","expression":"CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"},{"column":"in_1","expression":"`symbol`","kind":"STRING"}],"key":"account_id","retention_ms":3902000,"spec_version":1,"version":1,"view":"trade_account"}')
+-- window function fs_window_payment_fraud_v1__payment_card_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"card_txn_count_10m","window_ms":600000},{"function":"count","input":null,"name":"card_txn_count_1h","window_ms":3600000},{"function":"count","input":null,"name":"card_txn_count_24h","window_ms":86400000},{"function":"sum","input":"in_0","name":"card_amount_usd_sum_1h","window_ms":3600000},{"function":"sum","input":"in_0","name":"card_amount_usd_sum_24h","window_ms":86400000},{"function":"avg","input":"in_0","name":"card_amount_usd_avg_24h","window_ms":86400000},{"function":"max","input":"in_0","name":"card_amount_usd_max_24h","window_ms":86400000},{"function":"distinct_count","input":"in_1","name":"card_distinct_merchants_24h","window_ms":86400000},{"function":"distinct_count","input":"in_2","name":"card_distinct_countries_24h","window_ms":86400000},{"function":"seconds_since_prev","input":null,"name":"card_seconds_since_prev","window_ms":null}],"carry":["src_topic","src_partition","src_offset","ev_amount_usd_cents"],"event_id":"payment_id","inputs":[{"column":"in_0","expression":"`amount_usd_cents`","kind":"BIGINT"},{"column":"in_1","expression":"`merchant_id`","kind":"STRING"},{"column":"in_2","expression":"`country`","kind":"STRING"}],"key":"card_id","last_event_retention_ms":34560000000,"retention_ms":86705000,"spec_version":1,"version":1,"view":"payment_card"}')
+-- window function fs_window_payment_fraud_v1__payment_merchant_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"merchant_txn_count_1h","window_ms":3600000},{"function":"sum","input":"in_0","name":"merchant_amount_usd_sum_1h","window_ms":3600000},{"function":"distinct_count","input":"in_1","name":"merchant_distinct_cards_1h","window_ms":3600000}],"event_id":"payment_id","inputs":[{"column":"in_0","expression":"`amount_usd_cents`","kind":"BIGINT"},{"column":"in_1","expression":"`card_id`","kind":"STRING"}],"key":"merchant_id","last_event_retention_ms":34560000000,"retention_ms":3905000,"spec_version":1,"version":1,"view":"payment_merchant"}')
+-- window function fs_window_trade_anomaly_v1__trade_symbol_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"sym_trade_count_1m","window_ms":60000},{"function":"sum","input":"in_0","name":"sym_volume_1m","window_ms":60000},{"function":"sum","input":"in_1","name":"sym_notional_1m","window_ms":60000},{"function":"sum","input":"in_1","name":"sym_notional_5m","window_ms":300000},{"function":"sum","input":"in_0","name":"sym_volume_5m","window_ms":300000},{"function":"sum","input":"in_2","name":"sym_buy_volume_5m","window_ms":300000},{"function":"stddev_pop","input":"in_3","name":"sym_price_stddev_5m","window_ms":300000},{"function":"last","input":"in_3","name":"sym_last_price","window_ms":null}],"carry":["src_topic","src_partition","src_offset","ev_price","ev_quantity"],"event_id":"trade_id","inputs":[{"column":"in_0","expression":"CAST(CAST(quantity AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"},{"column":"in_1","expression":"CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"},{"column":"in_2","expression":"CAST(CASE WHEN side = 'BUY' THEN CAST(quantity AS DOUBLE) ELSE 0E0 END AS DOUBLE)","kind":"DOUBLE"},{"column":"in_3","expression":"CAST(CAST(price AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"}],"key":"symbol","last_event_retention_ms":34560000000,"retention_ms":602000,"spec_version":1,"version":1,"view":"trade_symbol"}')
+-- window function fs_window_trade_anomaly_v1__trade_account_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"acct_trade_count_1h","window_ms":3600000},{"function":"sum","input":"in_0","name":"acct_notional_1h","window_ms":3600000},{"function":"distinct_count","input":"in_1","name":"acct_distinct_symbols_1h","window_ms":3600000}],"event_id":"trade_id","inputs":[{"column":"in_0","expression":"CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"},{"column":"in_1","expression":"`symbol`","kind":"STRING"}],"key":"account_id","last_event_retention_ms":34560000000,"retention_ms":3902000,"spec_version":1,"version":1,"view":"trade_account"}')
 
 CREATE TABLE `payment_fraud_v1__source_events` (
   `raw_key` BYTES,
@@ -31,7 +31,6 @@ CREATE TABLE `payment_fraud_v1__source_events` (
   'properties.bootstrap.servers' = 'kafka:9092',
   'properties.group.id' = 'featurestream-inference-requests',
   'properties.isolation.level' = 'read_committed',
-  'scan.watermark.idle-timeout' = '30000 ms',
   'key.format' = 'raw',
   'key.fields' = 'raw_key',
   'value.format' = 'featurestream-avro',
@@ -144,7 +143,8 @@ CREATE TABLE `payment_fraud_v1__dead_letters` (
   `raw_key` BYTES,
   `raw_value` BYTES,
   `source_timestamp` TIMESTAMP(3),
-  `dead_letter_time` TIMESTAMP(3) NOT NULL
+  `dead_letter_time` TIMESTAMP(3) NOT NULL,
+  `feature_view` STRING
 ) WITH (
   'connector' = 'kafka',
   'topic' = 'dlq.inference_requests',
@@ -183,7 +183,7 @@ CREATE TABLE `payment_fraud_v1__dead_letters` (
     {
       "name": "reason",
       "type": "string",
-      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time behind the watermark)."
+      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
     },
     {
       "name": "message",
@@ -212,6 +212,12 @@ CREATE TABLE `payment_fraud_v1__dead_letters` (
       "name": "dead_letter_time",
       "type": {"type": "long", "logicalType": "timestamp-millis"},
       "doc": "When the job wrote this dead letter (UTC, milliseconds since the epoch)."
+    },
+    {
+      "name": "feature_view",
+      "type": ["null", "string"],
+      "default": null,
+      "doc": "The feature view (`<view>.v<N>`) that rejected the record when the reason concerns one view only (`late_after_restore`); null when the job rejected it for every view."
     }
   ]
 }
@@ -221,6 +227,12 @@ CREATE TABLE `payment_fraud_v1__dead_letters` (
 CREATE TEMPORARY VIEW `payment_fraud_v1__inputs_payment_card_v1` AS
 SELECT `card_id`, `payment_id`, `event_time`, `amount_usd_cents` AS `in_0`, `merchant_id` AS `in_1`, `country` AS `in_2`, `src_topic` AS `src_topic`, `src_partition` AS `src_partition`, `src_offset` AS `src_offset`, `amount_usd_cents` AS `ev_amount_usd_cents`
 FROM `payment_fraud_v1__classified` WHERE `reject_reason` IS NULL;
+
+CREATE TEMPORARY VIEW `payment_fraud_v1__window_payment_card_v1` AS
+SELECT * FROM fs_window_payment_fraud_v1__payment_card_v1(
+  input => TABLE `payment_fraud_v1__inputs_payment_card_v1` PARTITION BY `card_id`,
+  on_time => DESCRIPTOR(`event_time`),
+  uid => 'payment_fraud_v1__payment_card_v1');
 
 CREATE TEMPORARY VIEW `payment_fraud_v1__features_payment_card_v1` AS
 SELECT `payment_id` AS `event_id`, `card_id`, `rowtime` AS `event_time`,
@@ -239,14 +251,17 @@ SELECT `payment_id` AS `event_id`, `card_id`, `rowtime` AS `event_time`,
   `src_offset`,
   `ev_amount_usd_cents`,
   'payment_card' AS `feature_view`, 1 AS `feature_view_version`
-FROM fs_window_payment_fraud_v1__payment_card_v1(
-  input => TABLE `payment_fraud_v1__inputs_payment_card_v1` PARTITION BY `card_id`,
-  on_time => DESCRIPTOR(`event_time`),
-  uid => 'payment_fraud_v1__payment_card_v1');
+FROM `payment_fraud_v1__window_payment_card_v1` WHERE `reject_reason` IS NULL;
 
 CREATE TEMPORARY VIEW `payment_fraud_v1__inputs_payment_merchant_v1` AS
-SELECT `merchant_id`, `payment_id`, `event_time`, `amount_usd_cents` AS `in_0`, `card_id` AS `in_1`
+SELECT `merchant_id`, `payment_id`, `event_time`, `amount_usd_cents` AS `in_0`, `card_id` AS `in_1`, `src_partition`, `src_offset`
 FROM `payment_fraud_v1__classified` WHERE `reject_reason` IS NULL;
+
+CREATE TEMPORARY VIEW `payment_fraud_v1__window_payment_merchant_v1` AS
+SELECT * FROM fs_window_payment_fraud_v1__payment_merchant_v1(
+  input => TABLE `payment_fraud_v1__inputs_payment_merchant_v1` PARTITION BY `merchant_id`,
+  on_time => DESCRIPTOR(`event_time`),
+  uid => 'payment_fraud_v1__payment_merchant_v1');
 
 CREATE TEMPORARY VIEW `payment_fraud_v1__features_payment_merchant_v1` AS
 SELECT `payment_id` AS `event_id`, `merchant_id`, `rowtime` AS `event_time`,
@@ -254,10 +269,7 @@ SELECT `payment_id` AS `event_id`, `merchant_id`, `rowtime` AS `event_time`,
   `merchant_amount_usd_sum_1h`,
   `merchant_distinct_cards_1h`,
   'payment_merchant' AS `feature_view`, 1 AS `feature_view_version`
-FROM fs_window_payment_fraud_v1__payment_merchant_v1(
-  input => TABLE `payment_fraud_v1__inputs_payment_merchant_v1` PARTITION BY `merchant_id`,
-  on_time => DESCRIPTOR(`event_time`),
-  uid => 'payment_fraud_v1__payment_merchant_v1');
+FROM `payment_fraud_v1__window_payment_merchant_v1` WHERE `reject_reason` IS NULL;
 
 CREATE TABLE `payment_fraud_v1__request_sink` (
   `request_id` STRING NOT NULL,
@@ -567,7 +579,6 @@ CREATE TABLE `trade_anomaly_v1__source_events` (
   'properties.bootstrap.servers' = 'kafka:9092',
   'properties.group.id' = 'featurestream-inference-requests',
   'properties.isolation.level' = 'read_committed',
-  'scan.watermark.idle-timeout' = '30000 ms',
   'key.format' = 'raw',
   'key.fields' = 'raw_key',
   'value.format' = 'featurestream-avro',
@@ -660,7 +671,8 @@ CREATE TABLE `trade_anomaly_v1__dead_letters` (
   `raw_key` BYTES,
   `raw_value` BYTES,
   `source_timestamp` TIMESTAMP(3),
-  `dead_letter_time` TIMESTAMP(3) NOT NULL
+  `dead_letter_time` TIMESTAMP(3) NOT NULL,
+  `feature_view` STRING
 ) WITH (
   'connector' = 'kafka',
   'topic' = 'dlq.inference_requests',
@@ -699,7 +711,7 @@ CREATE TABLE `trade_anomaly_v1__dead_letters` (
     {
       "name": "reason",
       "type": "string",
-      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time behind the watermark)."
+      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
     },
     {
       "name": "message",
@@ -728,6 +740,12 @@ CREATE TABLE `trade_anomaly_v1__dead_letters` (
       "name": "dead_letter_time",
       "type": {"type": "long", "logicalType": "timestamp-millis"},
       "doc": "When the job wrote this dead letter (UTC, milliseconds since the epoch)."
+    },
+    {
+      "name": "feature_view",
+      "type": ["null", "string"],
+      "default": null,
+      "doc": "The feature view (`<view>.v<N>`) that rejected the record when the reason concerns one view only (`late_after_restore`); null when the job rejected it for every view."
     }
   ]
 }
@@ -737,6 +755,12 @@ CREATE TABLE `trade_anomaly_v1__dead_letters` (
 CREATE TEMPORARY VIEW `trade_anomaly_v1__inputs_trade_symbol_v1` AS
 SELECT `symbol`, `trade_id`, `event_time`, CAST(CAST(quantity AS DOUBLE) AS DOUBLE) AS `in_0`, CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE) AS DOUBLE) AS `in_1`, CAST(CASE WHEN side = 'BUY' THEN CAST(quantity AS DOUBLE) ELSE 0E0 END AS DOUBLE) AS `in_2`, CAST(CAST(price AS DOUBLE) AS DOUBLE) AS `in_3`, `src_topic` AS `src_topic`, `src_partition` AS `src_partition`, `src_offset` AS `src_offset`, CAST(`price` AS DOUBLE) AS `ev_price`, CAST(`quantity` AS DOUBLE) AS `ev_quantity`
 FROM `trade_anomaly_v1__classified` WHERE `reject_reason` IS NULL;
+
+CREATE TEMPORARY VIEW `trade_anomaly_v1__window_trade_symbol_v1` AS
+SELECT * FROM fs_window_trade_anomaly_v1__trade_symbol_v1(
+  input => TABLE `trade_anomaly_v1__inputs_trade_symbol_v1` PARTITION BY `symbol`,
+  on_time => DESCRIPTOR(`event_time`),
+  uid => 'trade_anomaly_v1__trade_symbol_v1');
 
 CREATE TEMPORARY VIEW `trade_anomaly_v1__features_trade_symbol_v1` AS
 SELECT `trade_id` AS `event_id`, `symbol`, `rowtime` AS `event_time`,
@@ -753,14 +777,17 @@ SELECT `trade_id` AS `event_id`, `symbol`, `rowtime` AS `event_time`,
   `ev_price`,
   `ev_quantity`,
   'trade_symbol' AS `feature_view`, 1 AS `feature_view_version`
-FROM fs_window_trade_anomaly_v1__trade_symbol_v1(
-  input => TABLE `trade_anomaly_v1__inputs_trade_symbol_v1` PARTITION BY `symbol`,
-  on_time => DESCRIPTOR(`event_time`),
-  uid => 'trade_anomaly_v1__trade_symbol_v1');
+FROM `trade_anomaly_v1__window_trade_symbol_v1` WHERE `reject_reason` IS NULL;
 
 CREATE TEMPORARY VIEW `trade_anomaly_v1__inputs_trade_account_v1` AS
-SELECT `account_id`, `trade_id`, `event_time`, CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE) AS DOUBLE) AS `in_0`, `symbol` AS `in_1`
+SELECT `account_id`, `trade_id`, `event_time`, CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE) AS DOUBLE) AS `in_0`, `symbol` AS `in_1`, `src_partition`, `src_offset`
 FROM `trade_anomaly_v1__classified` WHERE `reject_reason` IS NULL;
+
+CREATE TEMPORARY VIEW `trade_anomaly_v1__window_trade_account_v1` AS
+SELECT * FROM fs_window_trade_anomaly_v1__trade_account_v1(
+  input => TABLE `trade_anomaly_v1__inputs_trade_account_v1` PARTITION BY `account_id`,
+  on_time => DESCRIPTOR(`event_time`),
+  uid => 'trade_anomaly_v1__trade_account_v1');
 
 CREATE TEMPORARY VIEW `trade_anomaly_v1__features_trade_account_v1` AS
 SELECT `trade_id` AS `event_id`, `account_id`, `rowtime` AS `event_time`,
@@ -768,10 +795,7 @@ SELECT `trade_id` AS `event_id`, `account_id`, `rowtime` AS `event_time`,
   `acct_notional_1h`,
   `acct_distinct_symbols_1h`,
   'trade_account' AS `feature_view`, 1 AS `feature_view_version`
-FROM fs_window_trade_anomaly_v1__trade_account_v1(
-  input => TABLE `trade_anomaly_v1__inputs_trade_account_v1` PARTITION BY `account_id`,
-  on_time => DESCRIPTOR(`event_time`),
-  uid => 'trade_anomaly_v1__trade_account_v1');
+FROM `trade_anomaly_v1__window_trade_account_v1` WHERE `reject_reason` IS NULL;
 
 CREATE TABLE `trade_anomaly_v1__request_sink` (
   `request_id` STRING NOT NULL,
@@ -1038,6 +1062,188 @@ CREATE TABLE `trade_anomaly_v1__request_sink` (
   'value.fields-include' = 'ALL'
 );
 
+CREATE TABLE `payment_fraud_v1__window_dead_letters` (
+  `source_topic` STRING NOT NULL,
+  `source_partition` INT NOT NULL,
+  `source_offset` BIGINT NOT NULL,
+  `job` STRING NOT NULL,
+  `reason` STRING NOT NULL,
+  `message` STRING NOT NULL,
+  `raw_key` BYTES,
+  `raw_value` BYTES,
+  `source_timestamp` TIMESTAMP(3),
+  `dead_letter_time` TIMESTAMP(3) NOT NULL,
+  `feature_view` STRING
+) WITH (
+  'connector' = 'kafka',
+  'topic' = 'dlq.inference_requests',
+  'properties.bootstrap.servers' = 'kafka:9092',
+  'properties.transaction.timeout.ms' = '900000',
+  'sink.delivery-guarantee' = 'exactly-once',
+  'sink.transactional-id-prefix' = 'featurestream-inference-requests-payment-fraud-v1-dlq-windows',
+  'value.format' = 'avro-confluent',
+  'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
+  'value.avro-confluent.schema' = '{
+  "type": "record",
+  "name": "DeadLetter",
+  "namespace": "dev.featurestream.dlq",
+  "doc": "A record a job rejected, with why and where it came from. Topics `dlq.<job>`.",
+  "fields": [
+    {
+      "name": "source_topic",
+      "type": "string",
+      "doc": "Topic the rejected record was read from."
+    },
+    {
+      "name": "source_partition",
+      "type": "int",
+      "doc": "Partition the rejected record was read from."
+    },
+    {
+      "name": "source_offset",
+      "type": "long",
+      "doc": "Offset of the rejected record in its partition."
+    },
+    {
+      "name": "job",
+      "type": "string",
+      "doc": "Name of the job that rejected the record (the `jobs/<job>` folder name)."
+    },
+    {
+      "name": "reason",
+      "type": "string",
+      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
+    },
+    {
+      "name": "message",
+      "type": "string",
+      "doc": "Human-readable detail of the rejection."
+    },
+    {
+      "name": "raw_key",
+      "type": ["null", "bytes"],
+      "default": null,
+      "doc": "The rejected record''s key as read, byte for byte; null if it had none."
+    },
+    {
+      "name": "raw_value",
+      "type": ["null", "bytes"],
+      "default": null,
+      "doc": "The rejected record''s value as read, byte for byte; null if it had none."
+    },
+    {
+      "name": "source_timestamp",
+      "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}],
+      "default": null,
+      "doc": "The Kafka timestamp of the rejected record (UTC, milliseconds since the epoch); null if unknown."
+    },
+    {
+      "name": "dead_letter_time",
+      "type": {"type": "long", "logicalType": "timestamp-millis"},
+      "doc": "When the job wrote this dead letter (UTC, milliseconds since the epoch)."
+    },
+    {
+      "name": "feature_view",
+      "type": ["null", "string"],
+      "default": null,
+      "doc": "The feature view (`<view>.v<N>`) that rejected the record when the reason concerns one view only (`late_after_restore`); null when the job rejected it for every view."
+    }
+  ]
+}
+'
+);
+
+CREATE TABLE `trade_anomaly_v1__window_dead_letters` (
+  `source_topic` STRING NOT NULL,
+  `source_partition` INT NOT NULL,
+  `source_offset` BIGINT NOT NULL,
+  `job` STRING NOT NULL,
+  `reason` STRING NOT NULL,
+  `message` STRING NOT NULL,
+  `raw_key` BYTES,
+  `raw_value` BYTES,
+  `source_timestamp` TIMESTAMP(3),
+  `dead_letter_time` TIMESTAMP(3) NOT NULL,
+  `feature_view` STRING
+) WITH (
+  'connector' = 'kafka',
+  'topic' = 'dlq.inference_requests',
+  'properties.bootstrap.servers' = 'kafka:9092',
+  'properties.transaction.timeout.ms' = '900000',
+  'sink.delivery-guarantee' = 'exactly-once',
+  'sink.transactional-id-prefix' = 'featurestream-inference-requests-trade-anomaly-v1-dlq-windows',
+  'value.format' = 'avro-confluent',
+  'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
+  'value.avro-confluent.schema' = '{
+  "type": "record",
+  "name": "DeadLetter",
+  "namespace": "dev.featurestream.dlq",
+  "doc": "A record a job rejected, with why and where it came from. Topics `dlq.<job>`.",
+  "fields": [
+    {
+      "name": "source_topic",
+      "type": "string",
+      "doc": "Topic the rejected record was read from."
+    },
+    {
+      "name": "source_partition",
+      "type": "int",
+      "doc": "Partition the rejected record was read from."
+    },
+    {
+      "name": "source_offset",
+      "type": "long",
+      "doc": "Offset of the rejected record in its partition."
+    },
+    {
+      "name": "job",
+      "type": "string",
+      "doc": "Name of the job that rejected the record (the `jobs/<job>` folder name)."
+    },
+    {
+      "name": "reason",
+      "type": "string",
+      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
+    },
+    {
+      "name": "message",
+      "type": "string",
+      "doc": "Human-readable detail of the rejection."
+    },
+    {
+      "name": "raw_key",
+      "type": ["null", "bytes"],
+      "default": null,
+      "doc": "The rejected record''s key as read, byte for byte; null if it had none."
+    },
+    {
+      "name": "raw_value",
+      "type": ["null", "bytes"],
+      "default": null,
+      "doc": "The rejected record''s value as read, byte for byte; null if it had none."
+    },
+    {
+      "name": "source_timestamp",
+      "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}],
+      "default": null,
+      "doc": "The Kafka timestamp of the rejected record (UTC, milliseconds since the epoch); null if unknown."
+    },
+    {
+      "name": "dead_letter_time",
+      "type": {"type": "long", "logicalType": "timestamp-millis"},
+      "doc": "When the job wrote this dead letter (UTC, milliseconds since the epoch)."
+    },
+    {
+      "name": "feature_view",
+      "type": ["null", "string"],
+      "default": null,
+      "doc": "The feature view (`<view>.v<N>`) that rejected the record when the reason concerns one view only (`late_after_restore`); null when the job rejected it for every view."
+    }
+  ]
+}
+'
+);
+
 INSERT INTO `payment_fraud_v1__dead_letters`
 SELECT `src_topic`, `src_partition`, `src_offset`, 'inference_requests', fs_count_dead_letter(`reject_reason`), CASE `reject_reason`
     WHEN 'late' THEN 'event time ' || CAST(`event_time` AS STRING) || ' is not after the watermark ' || COALESCE(CAST(CURRENT_WATERMARK(`event_time`) AS STRING), '')
@@ -1045,7 +1251,7 @@ SELECT `src_topic`, `src_partition`, `src_offset`, 'inference_requests', fs_coun
     WHEN 'invalid_value' THEN 'a value check failed: amount_minor >= 0; amount_usd_cents >= 0'
     ELSE 'value could not be decoded: ' || `reject_reason`
   END,
-  `raw_key`, `raw_value`, CAST(`src_timestamp` AS TIMESTAMP(3)), CAST(LOCALTIMESTAMP AS TIMESTAMP(3))
+  `raw_key`, `raw_value`, CAST(`src_timestamp` AS TIMESTAMP(3)), CAST(LOCALTIMESTAMP AS TIMESTAMP(3)), CAST(NULL AS STRING)
 FROM `payment_fraud_v1__classified` WHERE `reject_reason` IS NOT NULL;
 
 INSERT INTO `payment_fraud_v1__request_sink`
@@ -1069,7 +1275,7 @@ SELECT `src_topic`, `src_partition`, `src_offset`, 'inference_requests', fs_coun
     WHEN 'invalid_value' THEN 'a value check failed: price > 0; quantity > 0'
     ELSE 'value could not be decoded: ' || `reject_reason`
   END,
-  `raw_key`, `raw_value`, CAST(`src_timestamp` AS TIMESTAMP(3)), CAST(LOCALTIMESTAMP AS TIMESTAMP(3))
+  `raw_key`, `raw_value`, CAST(`src_timestamp` AS TIMESTAMP(3)), CAST(LOCALTIMESTAMP AS TIMESTAMP(3)), CAST(NULL AS STRING)
 FROM `trade_anomaly_v1__classified` WHERE `reject_reason` IS NOT NULL;
 
 INSERT INTO `trade_anomaly_v1__request_sink`
@@ -1085,3 +1291,21 @@ SELECT
 FROM `trade_anomaly_v1__features_trade_symbol_v1` v0
 JOIN `trade_anomaly_v1__features_trade_account_v1` v1
   ON v1.`event_id` = v0.`event_id` AND v1.`event_time` BETWEEN v0.`event_time` AND v0.`event_time`;
+
+INSERT INTO `payment_fraud_v1__window_dead_letters`
+SELECT 'payments', `reject_partition`, `reject_offset`, 'inference_requests', fs_count_dead_letter(`reject_reason`), `reject_message`,
+  CAST(NULL AS BYTES), CAST(NULL AS BYTES), CAST(NULL AS TIMESTAMP(3)), CAST(LOCALTIMESTAMP AS TIMESTAMP(3)), 'payment_card.v1'
+FROM `payment_fraud_v1__window_payment_card_v1` WHERE `reject_reason` IS NOT NULL
+UNION ALL
+SELECT 'payments', `reject_partition`, `reject_offset`, 'inference_requests', fs_count_dead_letter(`reject_reason`), `reject_message`,
+  CAST(NULL AS BYTES), CAST(NULL AS BYTES), CAST(NULL AS TIMESTAMP(3)), CAST(LOCALTIMESTAMP AS TIMESTAMP(3)), 'payment_merchant.v1'
+FROM `payment_fraud_v1__window_payment_merchant_v1` WHERE `reject_reason` IS NOT NULL;
+
+INSERT INTO `trade_anomaly_v1__window_dead_letters`
+SELECT 'trades', `reject_partition`, `reject_offset`, 'inference_requests', fs_count_dead_letter(`reject_reason`), `reject_message`,
+  CAST(NULL AS BYTES), CAST(NULL AS BYTES), CAST(NULL AS TIMESTAMP(3)), CAST(LOCALTIMESTAMP AS TIMESTAMP(3)), 'trade_symbol.v1'
+FROM `trade_anomaly_v1__window_trade_symbol_v1` WHERE `reject_reason` IS NOT NULL
+UNION ALL
+SELECT 'trades', `reject_partition`, `reject_offset`, 'inference_requests', fs_count_dead_letter(`reject_reason`), `reject_message`,
+  CAST(NULL AS BYTES), CAST(NULL AS BYTES), CAST(NULL AS TIMESTAMP(3)), CAST(LOCALTIMESTAMP AS TIMESTAMP(3)), 'trade_account.v1'
+FROM `trade_anomaly_v1__window_trade_account_v1` WHERE `reject_reason` IS NOT NULL;

@@ -1,5 +1,5 @@
--- window function fs_window_payment_card_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"card_txn_count_10m","window_ms":600000},{"function":"count","input":null,"name":"card_txn_count_1h","window_ms":3600000},{"function":"count","input":null,"name":"card_txn_count_24h","window_ms":86400000},{"function":"sum","input":"in_0","name":"card_amount_usd_sum_1h","window_ms":3600000},{"function":"sum","input":"in_0","name":"card_amount_usd_sum_24h","window_ms":86400000},{"function":"avg","input":"in_0","name":"card_amount_usd_avg_24h","window_ms":86400000},{"function":"max","input":"in_0","name":"card_amount_usd_max_24h","window_ms":86400000},{"function":"distinct_count","input":"in_1","name":"card_distinct_merchants_24h","window_ms":86400000},{"function":"distinct_count","input":"in_2","name":"card_distinct_countries_24h","window_ms":86400000},{"function":"seconds_since_prev","input":null,"name":"card_seconds_since_prev","window_ms":null}],"event_id":"payment_id","inputs":[{"column":"in_0","expression":"`amount_usd_cents`","kind":"BIGINT"},{"column":"in_1","expression":"`merchant_id`","kind":"STRING"},{"column":"in_2","expression":"`country`","kind":"STRING"}],"key":"card_id","retention_ms":86705000,"spec_version":1,"version":1,"view":"payment_card"}')
--- window function fs_window_payment_merchant_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"merchant_txn_count_1h","window_ms":3600000},{"function":"sum","input":"in_0","name":"merchant_amount_usd_sum_1h","window_ms":3600000},{"function":"distinct_count","input":"in_1","name":"merchant_distinct_cards_1h","window_ms":3600000}],"event_id":"payment_id","inputs":[{"column":"in_0","expression":"`amount_usd_cents`","kind":"BIGINT"},{"column":"in_1","expression":"`card_id`","kind":"STRING"}],"key":"merchant_id","retention_ms":3905000,"spec_version":1,"version":1,"view":"payment_merchant"}')
+-- window function fs_window_payment_card_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"card_txn_count_10m","window_ms":600000},{"function":"count","input":null,"name":"card_txn_count_1h","window_ms":3600000},{"function":"count","input":null,"name":"card_txn_count_24h","window_ms":86400000},{"function":"sum","input":"in_0","name":"card_amount_usd_sum_1h","window_ms":3600000},{"function":"sum","input":"in_0","name":"card_amount_usd_sum_24h","window_ms":86400000},{"function":"avg","input":"in_0","name":"card_amount_usd_avg_24h","window_ms":86400000},{"function":"max","input":"in_0","name":"card_amount_usd_max_24h","window_ms":86400000},{"function":"distinct_count","input":"in_1","name":"card_distinct_merchants_24h","window_ms":86400000},{"function":"distinct_count","input":"in_2","name":"card_distinct_countries_24h","window_ms":86400000},{"function":"seconds_since_prev","input":null,"name":"card_seconds_since_prev","window_ms":null}],"event_id":"payment_id","inputs":[{"column":"in_0","expression":"`amount_usd_cents`","kind":"BIGINT"},{"column":"in_1","expression":"`merchant_id`","kind":"STRING"},{"column":"in_2","expression":"`country`","kind":"STRING"}],"key":"card_id","last_event_retention_ms":34560000000,"retention_ms":86705000,"spec_version":1,"version":1,"view":"payment_card"}')
+-- window function fs_window_payment_merchant_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"merchant_txn_count_1h","window_ms":3600000},{"function":"sum","input":"in_0","name":"merchant_amount_usd_sum_1h","window_ms":3600000},{"function":"distinct_count","input":"in_1","name":"merchant_distinct_cards_1h","window_ms":3600000}],"event_id":"payment_id","inputs":[{"column":"in_0","expression":"`amount_usd_cents`","kind":"BIGINT"},{"column":"in_1","expression":"`card_id`","kind":"STRING"}],"key":"merchant_id","last_event_retention_ms":34560000000,"retention_ms":3905000,"spec_version":1,"version":1,"view":"payment_merchant"}')
 
 CREATE TABLE `source_events` (
   `raw_key` BYTES,
@@ -29,7 +29,6 @@ CREATE TABLE `source_events` (
   'properties.bootstrap.servers' = 'kafka:9092',
   'properties.group.id' = 'featurestream-payment-features',
   'properties.isolation.level' = 'read_committed',
-  'scan.watermark.idle-timeout' = '30000 ms',
   'key.format' = 'raw',
   'key.fields' = 'raw_key',
   'value.format' = 'featurestream-avro',
@@ -142,7 +141,8 @@ CREATE TABLE `dead_letters` (
   `raw_key` BYTES,
   `raw_value` BYTES,
   `source_timestamp` TIMESTAMP(3),
-  `dead_letter_time` TIMESTAMP(3) NOT NULL
+  `dead_letter_time` TIMESTAMP(3) NOT NULL,
+  `feature_view` STRING
 ) WITH (
   'connector' = 'kafka',
   'topic' = 'dlq.payment_features',
@@ -181,7 +181,7 @@ CREATE TABLE `dead_letters` (
     {
       "name": "reason",
       "type": "string",
-      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time behind the watermark)."
+      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
     },
     {
       "name": "message",
@@ -210,6 +210,12 @@ CREATE TABLE `dead_letters` (
       "name": "dead_letter_time",
       "type": {"type": "long", "logicalType": "timestamp-millis"},
       "doc": "When the job wrote this dead letter (UTC, milliseconds since the epoch)."
+    },
+    {
+      "name": "feature_view",
+      "type": ["null", "string"],
+      "default": null,
+      "doc": "The feature view (`<view>.v<N>`) that rejected the record when the reason concerns one view only (`late_after_restore`); null when the job rejected it for every view."
     }
   ]
 }
@@ -217,8 +223,14 @@ CREATE TABLE `dead_letters` (
 );
 
 CREATE TEMPORARY VIEW `inputs_payment_card_v1` AS
-SELECT `card_id`, `payment_id`, `event_time`, `amount_usd_cents` AS `in_0`, `merchant_id` AS `in_1`, `country` AS `in_2`
+SELECT `card_id`, `payment_id`, `event_time`, `amount_usd_cents` AS `in_0`, `merchant_id` AS `in_1`, `country` AS `in_2`, `src_partition`, `src_offset`
 FROM `classified` WHERE `reject_reason` IS NULL;
+
+CREATE TEMPORARY VIEW `window_payment_card_v1` AS
+SELECT * FROM fs_window_payment_card_v1(
+  input => TABLE `inputs_payment_card_v1` PARTITION BY `card_id`,
+  on_time => DESCRIPTOR(`event_time`),
+  uid => 'payment_card_v1');
 
 CREATE TEMPORARY VIEW `features_payment_card_v1` AS
 SELECT `payment_id` AS `event_id`, `card_id`, `rowtime` AS `event_time`,
@@ -233,10 +245,7 @@ SELECT `payment_id` AS `event_id`, `card_id`, `rowtime` AS `event_time`,
   `card_distinct_countries_24h`,
   `card_seconds_since_prev`,
   'payment_card' AS `feature_view`, 1 AS `feature_view_version`
-FROM fs_window_payment_card_v1(
-  input => TABLE `inputs_payment_card_v1` PARTITION BY `card_id`,
-  on_time => DESCRIPTOR(`event_time`),
-  uid => 'payment_card_v1');
+FROM `window_payment_card_v1` WHERE `reject_reason` IS NULL;
 
 CREATE TABLE `sink_features_payment_card_v1` (
   `event_id` STRING NOT NULL,
@@ -409,8 +418,14 @@ CREATE TABLE `online_features_payment_card_v1` (
 );
 
 CREATE TEMPORARY VIEW `inputs_payment_merchant_v1` AS
-SELECT `merchant_id`, `payment_id`, `event_time`, `amount_usd_cents` AS `in_0`, `card_id` AS `in_1`
+SELECT `merchant_id`, `payment_id`, `event_time`, `amount_usd_cents` AS `in_0`, `card_id` AS `in_1`, `src_partition`, `src_offset`
 FROM `classified` WHERE `reject_reason` IS NULL;
+
+CREATE TEMPORARY VIEW `window_payment_merchant_v1` AS
+SELECT * FROM fs_window_payment_merchant_v1(
+  input => TABLE `inputs_payment_merchant_v1` PARTITION BY `merchant_id`,
+  on_time => DESCRIPTOR(`event_time`),
+  uid => 'payment_merchant_v1');
 
 CREATE TEMPORARY VIEW `features_payment_merchant_v1` AS
 SELECT `payment_id` AS `event_id`, `merchant_id`, `rowtime` AS `event_time`,
@@ -418,10 +433,7 @@ SELECT `payment_id` AS `event_id`, `merchant_id`, `rowtime` AS `event_time`,
   `merchant_amount_usd_sum_1h`,
   `merchant_distinct_cards_1h`,
   'payment_merchant' AS `feature_view`, 1 AS `feature_view_version`
-FROM fs_window_payment_merchant_v1(
-  input => TABLE `inputs_payment_merchant_v1` PARTITION BY `merchant_id`,
-  on_time => DESCRIPTOR(`event_time`),
-  uid => 'payment_merchant_v1');
+FROM `window_payment_merchant_v1` WHERE `reject_reason` IS NULL;
 
 CREATE TABLE `sink_features_payment_merchant_v1` (
   `event_id` STRING NOT NULL,
@@ -523,6 +535,97 @@ CREATE TABLE `online_features_payment_merchant_v1` (
   'ttl' = '3905000 ms'
 );
 
+CREATE TABLE `window_dead_letters` (
+  `source_topic` STRING NOT NULL,
+  `source_partition` INT NOT NULL,
+  `source_offset` BIGINT NOT NULL,
+  `job` STRING NOT NULL,
+  `reason` STRING NOT NULL,
+  `message` STRING NOT NULL,
+  `raw_key` BYTES,
+  `raw_value` BYTES,
+  `source_timestamp` TIMESTAMP(3),
+  `dead_letter_time` TIMESTAMP(3) NOT NULL,
+  `feature_view` STRING
+) WITH (
+  'connector' = 'kafka',
+  'topic' = 'dlq.payment_features',
+  'properties.bootstrap.servers' = 'kafka:9092',
+  'properties.transaction.timeout.ms' = '900000',
+  'sink.delivery-guarantee' = 'exactly-once',
+  'sink.transactional-id-prefix' = 'featurestream-payment-features-dlq-windows',
+  'value.format' = 'avro-confluent',
+  'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
+  'value.avro-confluent.schema' = '{
+  "type": "record",
+  "name": "DeadLetter",
+  "namespace": "dev.featurestream.dlq",
+  "doc": "A record a job rejected, with why and where it came from. Topics `dlq.<job>`.",
+  "fields": [
+    {
+      "name": "source_topic",
+      "type": "string",
+      "doc": "Topic the rejected record was read from."
+    },
+    {
+      "name": "source_partition",
+      "type": "int",
+      "doc": "Partition the rejected record was read from."
+    },
+    {
+      "name": "source_offset",
+      "type": "long",
+      "doc": "Offset of the rejected record in its partition."
+    },
+    {
+      "name": "job",
+      "type": "string",
+      "doc": "Name of the job that rejected the record (the `jobs/<job>` folder name)."
+    },
+    {
+      "name": "reason",
+      "type": "string",
+      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
+    },
+    {
+      "name": "message",
+      "type": "string",
+      "doc": "Human-readable detail of the rejection."
+    },
+    {
+      "name": "raw_key",
+      "type": ["null", "bytes"],
+      "default": null,
+      "doc": "The rejected record''s key as read, byte for byte; null if it had none."
+    },
+    {
+      "name": "raw_value",
+      "type": ["null", "bytes"],
+      "default": null,
+      "doc": "The rejected record''s value as read, byte for byte; null if it had none."
+    },
+    {
+      "name": "source_timestamp",
+      "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}],
+      "default": null,
+      "doc": "The Kafka timestamp of the rejected record (UTC, milliseconds since the epoch); null if unknown."
+    },
+    {
+      "name": "dead_letter_time",
+      "type": {"type": "long", "logicalType": "timestamp-millis"},
+      "doc": "When the job wrote this dead letter (UTC, milliseconds since the epoch)."
+    },
+    {
+      "name": "feature_view",
+      "type": ["null", "string"],
+      "default": null,
+      "doc": "The feature view (`<view>.v<N>`) that rejected the record when the reason concerns one view only (`late_after_restore`); null when the job rejected it for every view."
+    }
+  ]
+}
+'
+);
+
 INSERT INTO `dead_letters`
 SELECT `src_topic`, `src_partition`, `src_offset`, 'payment_features', fs_count_dead_letter(`reject_reason`), CASE `reject_reason`
     WHEN 'late' THEN 'event time ' || CAST(`event_time` AS STRING) || ' is not after the watermark ' || COALESCE(CAST(CURRENT_WATERMARK(`event_time`) AS STRING), '')
@@ -530,7 +633,7 @@ SELECT `src_topic`, `src_partition`, `src_offset`, 'payment_features', fs_count_
     WHEN 'invalid_value' THEN 'a value check failed: amount_minor >= 0; amount_usd_cents >= 0'
     ELSE 'value could not be decoded: ' || `reject_reason`
   END,
-  `raw_key`, `raw_value`, CAST(`src_timestamp` AS TIMESTAMP(3)), CAST(LOCALTIMESTAMP AS TIMESTAMP(3))
+  `raw_key`, `raw_value`, CAST(`src_timestamp` AS TIMESTAMP(3)), CAST(LOCALTIMESTAMP AS TIMESTAMP(3)), CAST(NULL AS STRING)
 FROM `classified` WHERE `reject_reason` IS NOT NULL;
 
 INSERT INTO `sink_features_payment_card_v1` SELECT * FROM `features_payment_card_v1`;
@@ -540,3 +643,12 @@ INSERT INTO `online_features_payment_card_v1` SELECT `event_id`, `card_id`, `eve
 INSERT INTO `sink_features_payment_merchant_v1` SELECT * FROM `features_payment_merchant_v1`;
 
 INSERT INTO `online_features_payment_merchant_v1` SELECT `event_id`, `merchant_id`, `event_time`, `merchant_txn_count_1h`, `merchant_amount_usd_sum_1h`, `merchant_distinct_cards_1h` FROM `features_payment_merchant_v1`;
+
+INSERT INTO `window_dead_letters`
+SELECT 'payments', `reject_partition`, `reject_offset`, 'payment_features', fs_count_dead_letter(`reject_reason`), `reject_message`,
+  CAST(NULL AS BYTES), CAST(NULL AS BYTES), CAST(NULL AS TIMESTAMP(3)), CAST(LOCALTIMESTAMP AS TIMESTAMP(3)), 'payment_card.v1'
+FROM `window_payment_card_v1` WHERE `reject_reason` IS NOT NULL
+UNION ALL
+SELECT 'payments', `reject_partition`, `reject_offset`, 'payment_features', fs_count_dead_letter(`reject_reason`), `reject_message`,
+  CAST(NULL AS BYTES), CAST(NULL AS BYTES), CAST(NULL AS TIMESTAMP(3)), CAST(LOCALTIMESTAMP AS TIMESTAMP(3)), 'payment_merchant.v1'
+FROM `window_payment_merchant_v1` WHERE `reject_reason` IS NOT NULL;

@@ -1,5 +1,5 @@
--- window function fs_window_trade_symbol_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"sym_trade_count_1m","window_ms":60000},{"function":"sum","input":"in_0","name":"sym_volume_1m","window_ms":60000},{"function":"sum","input":"in_1","name":"sym_notional_1m","window_ms":60000},{"function":"sum","input":"in_1","name":"sym_notional_5m","window_ms":300000},{"function":"sum","input":"in_0","name":"sym_volume_5m","window_ms":300000},{"function":"sum","input":"in_2","name":"sym_buy_volume_5m","window_ms":300000},{"function":"stddev_pop","input":"in_3","name":"sym_price_stddev_5m","window_ms":300000},{"function":"last","input":"in_3","name":"sym_last_price","window_ms":null}],"event_id":"trade_id","inputs":[{"column":"in_0","expression":"CAST(CAST(quantity AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"},{"column":"in_1","expression":"CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"},{"column":"in_2","expression":"CAST(CASE WHEN side = 'BUY' THEN CAST(quantity AS DOUBLE) ELSE 0E0 END AS DOUBLE)","kind":"DOUBLE"},{"column":"in_3","expression":"CAST(CAST(price AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"}],"key":"symbol","retention_ms":602000,"spec_version":1,"version":1,"view":"trade_symbol"}')
--- window function fs_window_trade_account_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"acct_trade_count_1h","window_ms":3600000},{"function":"sum","input":"in_0","name":"acct_notional_1h","window_ms":3600000},{"function":"distinct_count","input":"in_1","name":"acct_distinct_symbols_1h","window_ms":3600000}],"event_id":"trade_id","inputs":[{"column":"in_0","expression":"CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"},{"column":"in_1","expression":"`symbol`","kind":"STRING"}],"key":"account_id","retention_ms":3902000,"spec_version":1,"version":1,"view":"trade_account"}')
+-- window function fs_window_trade_symbol_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"sym_trade_count_1m","window_ms":60000},{"function":"sum","input":"in_0","name":"sym_volume_1m","window_ms":60000},{"function":"sum","input":"in_1","name":"sym_notional_1m","window_ms":60000},{"function":"sum","input":"in_1","name":"sym_notional_5m","window_ms":300000},{"function":"sum","input":"in_0","name":"sym_volume_5m","window_ms":300000},{"function":"sum","input":"in_2","name":"sym_buy_volume_5m","window_ms":300000},{"function":"stddev_pop","input":"in_3","name":"sym_price_stddev_5m","window_ms":300000},{"function":"last","input":"in_3","name":"sym_last_price","window_ms":null}],"event_id":"trade_id","inputs":[{"column":"in_0","expression":"CAST(CAST(quantity AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"},{"column":"in_1","expression":"CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"},{"column":"in_2","expression":"CAST(CASE WHEN side = 'BUY' THEN CAST(quantity AS DOUBLE) ELSE 0E0 END AS DOUBLE)","kind":"DOUBLE"},{"column":"in_3","expression":"CAST(CAST(price AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"}],"key":"symbol","last_event_retention_ms":34560000000,"retention_ms":602000,"spec_version":1,"version":1,"view":"trade_symbol"}')
+-- window function fs_window_trade_account_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"acct_trade_count_1h","window_ms":3600000},{"function":"sum","input":"in_0","name":"acct_notional_1h","window_ms":3600000},{"function":"distinct_count","input":"in_1","name":"acct_distinct_symbols_1h","window_ms":3600000}],"event_id":"trade_id","inputs":[{"column":"in_0","expression":"CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"},{"column":"in_1","expression":"`symbol`","kind":"STRING"}],"key":"account_id","last_event_retention_ms":34560000000,"retention_ms":3902000,"spec_version":1,"version":1,"view":"trade_account"}')
 
 CREATE TABLE `source_events` (
   `raw_key` BYTES,
@@ -26,7 +26,6 @@ CREATE TABLE `source_events` (
   'properties.bootstrap.servers' = 'kafka:9092',
   'properties.group.id' = 'featurestream-trade-features',
   'properties.isolation.level' = 'read_committed',
-  'scan.watermark.idle-timeout' = '30000 ms',
   'key.format' = 'raw',
   'key.fields' = 'raw_key',
   'value.format' = 'featurestream-avro',
@@ -119,7 +118,8 @@ CREATE TABLE `dead_letters` (
   `raw_key` BYTES,
   `raw_value` BYTES,
   `source_timestamp` TIMESTAMP(3),
-  `dead_letter_time` TIMESTAMP(3) NOT NULL
+  `dead_letter_time` TIMESTAMP(3) NOT NULL,
+  `feature_view` STRING
 ) WITH (
   'connector' = 'kafka',
   'topic' = 'dlq.trade_features',
@@ -158,7 +158,7 @@ CREATE TABLE `dead_letters` (
     {
       "name": "reason",
       "type": "string",
-      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time behind the watermark)."
+      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
     },
     {
       "name": "message",
@@ -187,6 +187,12 @@ CREATE TABLE `dead_letters` (
       "name": "dead_letter_time",
       "type": {"type": "long", "logicalType": "timestamp-millis"},
       "doc": "When the job wrote this dead letter (UTC, milliseconds since the epoch)."
+    },
+    {
+      "name": "feature_view",
+      "type": ["null", "string"],
+      "default": null,
+      "doc": "The feature view (`<view>.v<N>`) that rejected the record when the reason concerns one view only (`late_after_restore`); null when the job rejected it for every view."
     }
   ]
 }
@@ -194,8 +200,14 @@ CREATE TABLE `dead_letters` (
 );
 
 CREATE TEMPORARY VIEW `inputs_trade_symbol_v1` AS
-SELECT `symbol`, `trade_id`, `event_time`, CAST(CAST(quantity AS DOUBLE) AS DOUBLE) AS `in_0`, CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE) AS DOUBLE) AS `in_1`, CAST(CASE WHEN side = 'BUY' THEN CAST(quantity AS DOUBLE) ELSE 0E0 END AS DOUBLE) AS `in_2`, CAST(CAST(price AS DOUBLE) AS DOUBLE) AS `in_3`
+SELECT `symbol`, `trade_id`, `event_time`, CAST(CAST(quantity AS DOUBLE) AS DOUBLE) AS `in_0`, CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE) AS DOUBLE) AS `in_1`, CAST(CASE WHEN side = 'BUY' THEN CAST(quantity AS DOUBLE) ELSE 0E0 END AS DOUBLE) AS `in_2`, CAST(CAST(price AS DOUBLE) AS DOUBLE) AS `in_3`, `src_partition`, `src_offset`
 FROM `classified` WHERE `reject_reason` IS NULL;
+
+CREATE TEMPORARY VIEW `window_trade_symbol_v1` AS
+SELECT * FROM fs_window_trade_symbol_v1(
+  input => TABLE `inputs_trade_symbol_v1` PARTITION BY `symbol`,
+  on_time => DESCRIPTOR(`event_time`),
+  uid => 'trade_symbol_v1');
 
 CREATE TEMPORARY VIEW `features_trade_symbol_v1` AS
 SELECT `trade_id` AS `event_id`, `symbol`, `rowtime` AS `event_time`,
@@ -207,10 +219,7 @@ SELECT `trade_id` AS `event_id`, `symbol`, `rowtime` AS `event_time`,
   CAST(sym_buy_volume_5m / NULLIF(sym_volume_5m, 0E0) AS DOUBLE) AS `sym_buy_ratio_5m`,
   `sym_last_price`,
   'trade_symbol' AS `feature_view`, 1 AS `feature_view_version`
-FROM fs_window_trade_symbol_v1(
-  input => TABLE `inputs_trade_symbol_v1` PARTITION BY `symbol`,
-  on_time => DESCRIPTOR(`event_time`),
-  uid => 'trade_symbol_v1');
+FROM `window_trade_symbol_v1` WHERE `reject_reason` IS NULL;
 
 CREATE TABLE `sink_features_trade_symbol_v1` (
   `event_id` STRING NOT NULL,
@@ -353,8 +362,14 @@ CREATE TABLE `online_features_trade_symbol_v1` (
 );
 
 CREATE TEMPORARY VIEW `inputs_trade_account_v1` AS
-SELECT `account_id`, `trade_id`, `event_time`, CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE) AS DOUBLE) AS `in_0`, `symbol` AS `in_1`
+SELECT `account_id`, `trade_id`, `event_time`, CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE) AS DOUBLE) AS `in_0`, `symbol` AS `in_1`, `src_partition`, `src_offset`
 FROM `classified` WHERE `reject_reason` IS NULL;
+
+CREATE TEMPORARY VIEW `window_trade_account_v1` AS
+SELECT * FROM fs_window_trade_account_v1(
+  input => TABLE `inputs_trade_account_v1` PARTITION BY `account_id`,
+  on_time => DESCRIPTOR(`event_time`),
+  uid => 'trade_account_v1');
 
 CREATE TEMPORARY VIEW `features_trade_account_v1` AS
 SELECT `trade_id` AS `event_id`, `account_id`, `rowtime` AS `event_time`,
@@ -362,10 +377,7 @@ SELECT `trade_id` AS `event_id`, `account_id`, `rowtime` AS `event_time`,
   `acct_notional_1h`,
   `acct_distinct_symbols_1h`,
   'trade_account' AS `feature_view`, 1 AS `feature_view_version`
-FROM fs_window_trade_account_v1(
-  input => TABLE `inputs_trade_account_v1` PARTITION BY `account_id`,
-  on_time => DESCRIPTOR(`event_time`),
-  uid => 'trade_account_v1');
+FROM `window_trade_account_v1` WHERE `reject_reason` IS NULL;
 
 CREATE TABLE `sink_features_trade_account_v1` (
   `event_id` STRING NOT NULL,
@@ -467,6 +479,97 @@ CREATE TABLE `online_features_trade_account_v1` (
   'ttl' = '3902000 ms'
 );
 
+CREATE TABLE `window_dead_letters` (
+  `source_topic` STRING NOT NULL,
+  `source_partition` INT NOT NULL,
+  `source_offset` BIGINT NOT NULL,
+  `job` STRING NOT NULL,
+  `reason` STRING NOT NULL,
+  `message` STRING NOT NULL,
+  `raw_key` BYTES,
+  `raw_value` BYTES,
+  `source_timestamp` TIMESTAMP(3),
+  `dead_letter_time` TIMESTAMP(3) NOT NULL,
+  `feature_view` STRING
+) WITH (
+  'connector' = 'kafka',
+  'topic' = 'dlq.trade_features',
+  'properties.bootstrap.servers' = 'kafka:9092',
+  'properties.transaction.timeout.ms' = '900000',
+  'sink.delivery-guarantee' = 'exactly-once',
+  'sink.transactional-id-prefix' = 'featurestream-trade-features-dlq-windows',
+  'value.format' = 'avro-confluent',
+  'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
+  'value.avro-confluent.schema' = '{
+  "type": "record",
+  "name": "DeadLetter",
+  "namespace": "dev.featurestream.dlq",
+  "doc": "A record a job rejected, with why and where it came from. Topics `dlq.<job>`.",
+  "fields": [
+    {
+      "name": "source_topic",
+      "type": "string",
+      "doc": "Topic the rejected record was read from."
+    },
+    {
+      "name": "source_partition",
+      "type": "int",
+      "doc": "Partition the rejected record was read from."
+    },
+    {
+      "name": "source_offset",
+      "type": "long",
+      "doc": "Offset of the rejected record in its partition."
+    },
+    {
+      "name": "job",
+      "type": "string",
+      "doc": "Name of the job that rejected the record (the `jobs/<job>` folder name)."
+    },
+    {
+      "name": "reason",
+      "type": "string",
+      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
+    },
+    {
+      "name": "message",
+      "type": "string",
+      "doc": "Human-readable detail of the rejection."
+    },
+    {
+      "name": "raw_key",
+      "type": ["null", "bytes"],
+      "default": null,
+      "doc": "The rejected record''s key as read, byte for byte; null if it had none."
+    },
+    {
+      "name": "raw_value",
+      "type": ["null", "bytes"],
+      "default": null,
+      "doc": "The rejected record''s value as read, byte for byte; null if it had none."
+    },
+    {
+      "name": "source_timestamp",
+      "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}],
+      "default": null,
+      "doc": "The Kafka timestamp of the rejected record (UTC, milliseconds since the epoch); null if unknown."
+    },
+    {
+      "name": "dead_letter_time",
+      "type": {"type": "long", "logicalType": "timestamp-millis"},
+      "doc": "When the job wrote this dead letter (UTC, milliseconds since the epoch)."
+    },
+    {
+      "name": "feature_view",
+      "type": ["null", "string"],
+      "default": null,
+      "doc": "The feature view (`<view>.v<N>`) that rejected the record when the reason concerns one view only (`late_after_restore`); null when the job rejected it for every view."
+    }
+  ]
+}
+'
+);
+
 INSERT INTO `dead_letters`
 SELECT `src_topic`, `src_partition`, `src_offset`, 'trade_features', fs_count_dead_letter(`reject_reason`), CASE `reject_reason`
     WHEN 'late' THEN 'event time ' || CAST(`event_time` AS STRING) || ' is not after the watermark ' || COALESCE(CAST(CURRENT_WATERMARK(`event_time`) AS STRING), '')
@@ -474,7 +577,7 @@ SELECT `src_topic`, `src_partition`, `src_offset`, 'trade_features', fs_count_de
     WHEN 'invalid_value' THEN 'a value check failed: price > 0; quantity > 0'
     ELSE 'value could not be decoded: ' || `reject_reason`
   END,
-  `raw_key`, `raw_value`, CAST(`src_timestamp` AS TIMESTAMP(3)), CAST(LOCALTIMESTAMP AS TIMESTAMP(3))
+  `raw_key`, `raw_value`, CAST(`src_timestamp` AS TIMESTAMP(3)), CAST(LOCALTIMESTAMP AS TIMESTAMP(3)), CAST(NULL AS STRING)
 FROM `classified` WHERE `reject_reason` IS NOT NULL;
 
 INSERT INTO `sink_features_trade_symbol_v1` SELECT * FROM `features_trade_symbol_v1`;
@@ -484,3 +587,12 @@ INSERT INTO `online_features_trade_symbol_v1` SELECT `event_id`, `symbol`, `even
 INSERT INTO `sink_features_trade_account_v1` SELECT * FROM `features_trade_account_v1`;
 
 INSERT INTO `online_features_trade_account_v1` SELECT `event_id`, `account_id`, `event_time`, `acct_trade_count_1h`, `acct_notional_1h`, `acct_distinct_symbols_1h` FROM `features_trade_account_v1`;
+
+INSERT INTO `window_dead_letters`
+SELECT 'trades', `reject_partition`, `reject_offset`, 'trade_features', fs_count_dead_letter(`reject_reason`), `reject_message`,
+  CAST(NULL AS BYTES), CAST(NULL AS BYTES), CAST(NULL AS TIMESTAMP(3)), CAST(LOCALTIMESTAMP AS TIMESTAMP(3)), 'trade_symbol.v1'
+FROM `window_trade_symbol_v1` WHERE `reject_reason` IS NOT NULL
+UNION ALL
+SELECT 'trades', `reject_partition`, `reject_offset`, 'trade_features', fs_count_dead_letter(`reject_reason`), `reject_message`,
+  CAST(NULL AS BYTES), CAST(NULL AS BYTES), CAST(NULL AS TIMESTAMP(3)), CAST(LOCALTIMESTAMP AS TIMESTAMP(3)), 'trade_account.v1'
+FROM `window_trade_account_v1` WHERE `reject_reason` IS NOT NULL;

@@ -56,9 +56,30 @@ final class WindowAccumulators {
         }
     }
 
+    /** Length of a dormant blob: layout hash, last event time. */
+    static final int DORMANT_LENGTH = 16;
+    /** Offset of {@link #lastTs} in a full blob (after hash, nextSeq, headSeq). */
+    private static final int LAST_TS_OFFSET = 24;
+
     /** The layout hash a blob was written for. */
     static long layoutHash(byte[] data) {
         return java.nio.ByteBuffer.wrap(data, 0, 8).getLong();
+    }
+
+    /** The blob of a dormant key: no window state, only its last event time. */
+    static byte[] dormant(long layoutHash, long lastTs) {
+        return java.nio.ByteBuffer.allocate(DORMANT_LENGTH).putLong(layoutHash).putLong(lastTs)
+                .array();
+    }
+
+    static boolean isDormant(byte[] data) {
+        return data.length == DORMANT_LENGTH;
+    }
+
+    /** The last released event time of a blob (full or dormant), without decoding the rest. */
+    static long lastTs(byte[] data) {
+        int offset = isDormant(data) ? 8 : LAST_TS_OFFSET;
+        return java.nio.ByteBuffer.wrap(data, offset, 8).getLong();
     }
 
     static WindowAccumulators decode(WindowSpec spec, byte[] data) throws IOException {
@@ -70,6 +91,10 @@ final class WindowAccumulators {
             throws IOException {
         WindowAccumulators w = new WindowAccumulators(windowCount, aggCount);
         if (data == null) {
+            return w;
+        }
+        if (isDormant(data)) {
+            w.lastTs = lastTs(data);
             return w;
         }
         DataInputStream in = new DataInputStream(new ByteArrayInputStream(data));

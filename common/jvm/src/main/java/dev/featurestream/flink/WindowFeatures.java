@@ -25,6 +25,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -47,17 +48,35 @@ import java.util.Optional;
  * Rows are buffered per timestamp and released by an event-time timer when the watermark passes
  * it, so peers are folded in together and in timestamp order; within a peer group events are
  * ordered by event id. {@code last} is the value of the peer with the largest event id;
- * {@code seconds_since_prev} is null when the previous event is older than the retention.
+ * {@code seconds_since_prev} is null when there is no earlier event within the view's last-event
+ * retention.
  *
- * <p>Rows at or behind the watermark never reach {@code eval} (Flink drops them before the
- * function), so the job splits late rows off before the call and routes them to the dead-letter
- * topic: nothing is dropped here.
+ * <p>State: a key's windows expire at its last event + {@code retention_ms} (largest window +
+ * out-of-orderness + margin); its last event time alone is kept, as a 16-byte dormant blob, until
+ * last event + {@code last_event_retention_ms}. One named cleanup timer per key does both.
+ *
+ * <p>Lateness (decision 51): rows at or behind the watermark never reach {@code eval} (Flink 2.2
+ * drops them before the function), so the job splits them off before the call, against the
+ * source's watermark, and routes them to the dead-letter topic as {@code late}. A row at or before
+ * the key's last released time can still arrive after a restore (watermarks are not checkpointed):
+ * it cannot be folded without rewriting released rows, so {@code eval} returns it as a reject row
+ * (reason {@code late_after_restore}, its source partition and offset) that the job sends to the
+ * dead-letter topic. Nothing is dropped here.
  */
 @DataTypeHint("ROW<event_id STRING>") // placeholder for extraction; the real type: getTypeInference
 public class WindowFeatures extends ProcessTableFunction<Row> {
     private static final long serialVersionUID = 1L;
     private static final String CLEANUP = "cleanup";
     static final String DISTINCT_SEP = "\u0001";
+    /** Reason of rows at or before the key's released time (only possible after a restore). */
+    static final String LATE_AFTER_RESTORE = "late_after_restore";
+    /** Input columns a reject row takes its source position from (decode-time metadata). */
+    static final String PARTITION_COLUMN = "src_partition";
+    static final String OFFSET_COLUMN = "src_offset";
+    /** Output columns after the features: set on reject rows only (null on feature rows). */
+    static final String[] REJECT_COLUMNS = {
+        "reject_reason", "reject_message", "reject_partition", "reject_offset"
+    };
     /**
      * State is expired by this function's own cleanup timer (last event + retention), never by
      * Flink's state TTL. Without a hint Flink 2.2 gives PTF state a TTL of Long.MAX_VALUE, whose
@@ -71,7 +90,8 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
     private transient WindowLayout layout;
     private transient Counter released;
     private transient Counter cleared;
-    private transient Counter lateAfterRestore;
+    private transient Counter rejected;
+    private transient Counter notFolded;
     private transient Counter evolved;
     private transient Counter warming;
 
@@ -105,7 +125,8 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         spec();
         released = context.getMetricGroup().counter("featureRowsEmitted");
         cleared = context.getMetricGroup().counter("keysExpired");
-        lateAfterRestore = context.getMetricGroup().counter("lateRowsDropped");
+        rejected = context.getMetricGroup().counter("rowsRejectedAfterRestore");
+        notFolded = context.getMetricGroup().counter("rowsNotFolded");
         evolved = context.getMetricGroup().counter("keysEvolved");
         warming = context.getMetricGroup().counter("keysWarmingUp");
     }
@@ -128,6 +149,11 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             return;
         }
         if (WindowAccumulators.layoutHash(acc.data) == now.hash) {
+            return;
+        }
+        if (WindowAccumulators.isDormant(acc.data)) {
+            // No window state to evolve: only the last event time, which any layout keeps.
+            acc.data = WindowAccumulators.dormant(now.hash, WindowAccumulators.lastTs(acc.data));
             return;
         }
         byte[] stored = history.get(WindowLayout.STATE_KEY);
@@ -195,6 +221,17 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             }
             fields.add(DataTypes.FIELD(a.name, aggType(s, a, in)));
         }
+        for (String column : new String[] {PARTITION_COLUMN, OFFSET_COLUMN}) {
+            if (!names.contains(column)) {
+                throw new ValidationException(
+                        "view " + s.view + ": the input table has no " + column
+                                + " column (reject rows carry the source position)");
+            }
+        }
+        fields.add(DataTypes.FIELD(REJECT_COLUMNS[0], DataTypes.STRING()));
+        fields.add(DataTypes.FIELD(REJECT_COLUMNS[1], DataTypes.STRING()));
+        fields.add(DataTypes.FIELD(REJECT_COLUMNS[2], DataTypes.INT()));
+        fields.add(DataTypes.FIELD(REJECT_COLUMNS[3], DataTypes.BIGINT()));
         return DataTypes.ROW(fields);
     }
 
@@ -292,6 +329,22 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         TimeContext<Long> time = ctx.timeContext(Long.class);
         long t = time.time();
         Object id = input.getField(s.eventId);
+        long released = WindowAccumulators.lastTs(acc.data);
+        if (released != Long.MIN_VALUE && t <= released) {
+            // Only after a restore: the watermark restarted from nothing, so the late split let
+            // through a row this key has already released past. Folding it would rewrite rows
+            // already published; it goes to the dead-letter topic instead.
+            collect(rejectRow(s, id, t, released, input));
+            rejected.inc();
+            return;
+        }
+        if (WindowAccumulators.isDormant(acc.data)) {
+            // A dormant key wakes up: empty windows, the last event time kept.
+            WindowAccumulators woken = new WindowAccumulators(s);
+            woken.lastTs = released;
+            acc.data = woken.encode(layout().hash);
+            history.put(WindowLayout.STATE_KEY, layout().json);
+        }
         int width = s.inputs.size();
         Object[] values = new Object[width + s.carry.size()];
         for (int i = 0; i < width; i++) {
@@ -318,15 +371,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         WindowSpec s = spec();
         long t = ctx.timeContext(Long.class).time();
         if (CLEANUP.equals(ctx.currentTimer())) {
-            // Every window is empty and the previous event is beyond the retention: forget the
-            // key, but never events still waiting for their own timer (nor their layout).
-            acc.data = null;
-            history.clear();
-            distinct.clear();
-            if (!pending.isEmpty()) {
-                ensureLayout(s, acc, pending, history, distinct);
-            }
-            cleared.inc();
+            cleanup(ctx, s, t, acc, pending, history, distinct);
             return;
         }
         ensureLayout(s, acc, pending, history, distinct);
@@ -340,14 +385,13 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
 
         WindowAccumulators w = WindowAccumulators.decode(s, acc.data);
         if (w.lastTs != Long.MIN_VALUE && t <= w.lastTs) {
-            // Only after a restore: watermarks are not checkpointed, so the upstream late split
-            // starts from scratch and may pass rows at or before what this key already released.
-            // Folding them in would rewrite history; they are counted instead (lateRowsDropped).
-            lateAfterRestore.inc(events.size());
+            // Unreachable: eval rejects such rows before they are buffered. Counted, so that a
+            // broken invariant shows in the metrics rather than as rewritten history.
+            notFolded.inc(events.size());
             return;
         }
         Double sincePrev =
-                w.lastTs != Long.MIN_VALUE && t - w.lastTs <= s.retentionMs
+                w.lastTs != Long.MIN_VALUE && t - w.lastTs <= s.lastEventRetentionMs
                         ? (t - w.lastTs) / 1000.0
                         : null;
         if (w.lastTs != Long.MIN_VALUE && t - w.lastTs > s.retentionMs) {
@@ -378,7 +422,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         Event newest = events.get(events.size() - 1);
         for (Event e : events) {
             int carried = s.carry.size();
-            Object[] row = new Object[1 + carried + s.aggs.length];
+            Object[] row = new Object[1 + carried + s.aggs.length + REJECT_COLUMNS.length];
             row[0] = e.id;
             System.arraycopy(e.values, s.inputs.size(), row, 1, carried);
             int first = 1 + carried;
@@ -396,6 +440,64 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         }
         released.inc(events.size());
         ctx.timeContext(Long.class).registerOnTime(CLEANUP, t + s.retentionMs + 1);
+    }
+
+    /**
+     * The key's cleanup timer. At last event + retention every window is empty: the window state
+     * goes and the key turns dormant (its last event time kept, a timer set for the end of the
+     * last-event retention). At that end, or with no last event, the key is forgotten. Events
+     * still waiting for their own timer are never touched.
+     */
+    private void cleanup(
+            OnTimerContext ctx,
+            WindowSpec s,
+            long t,
+            Accumulators acc,
+            MapView<Long, byte[]> pending,
+            MapView<Long, byte[]> history,
+            MapView<String, Long> distinct)
+            throws Exception {
+        long last = acc.data == null ? Long.MIN_VALUE : WindowAccumulators.lastTs(acc.data);
+        boolean remember = last != Long.MIN_VALUE && t <= last + s.lastEventRetentionMs;
+        history.clear();
+        distinct.clear();
+        if (pending.isEmpty()) {
+            acc.data = remember ? WindowAccumulators.dormant(layout().hash, last) : null;
+        } else {
+            // A buffered event is released later and needs full (empty) window state.
+            WindowAccumulators fresh = new WindowAccumulators(s);
+            fresh.lastTs = remember ? last : Long.MIN_VALUE;
+            acc.data = fresh.encode(layout().hash);
+            history.put(WindowLayout.STATE_KEY, layout().json);
+        }
+        if (remember) {
+            ctx.timeContext(Long.class).registerOnTime(CLEANUP, last + s.lastEventRetentionMs + 1);
+        }
+        cleared.inc();
+    }
+
+    /** The output row of an input row that cannot be folded: ids, reason, source position. */
+    private static Row rejectRow(WindowSpec s, Object id, long t, long released, Row input) {
+        int carried = s.carry.size();
+        Object[] row = new Object[1 + carried + s.aggs.length + REJECT_COLUMNS.length];
+        row[0] = id == null ? "" : id.toString();
+        int first = 1 + carried;
+        for (int i = 0; i < s.aggs.length; i++) {
+            WindowSpec.Fn fn = s.aggs[i].fn;
+            // Counts are NOT NULL columns; reject rows never reach a feature sink.
+            if (fn == WindowSpec.Fn.COUNT || fn == WindowSpec.Fn.DISTINCT_COUNT) {
+                row[first + i] = 0L;
+            }
+        }
+        int r = first + s.aggs.length;
+        row[r] = LATE_AFTER_RESTORE;
+        row[r + 1] =
+                "view " + s.view + ".v" + s.version + ": event time " + Instant.ofEpochMilli(t)
+                        + " is not after " + Instant.ofEpochMilli(released)
+                        + ", which this key had already released before the job restarted";
+        row[r + 2] = input.getField(PARTITION_COLUMN);
+        row[r + 3] = input.getField(OFFSET_COLUMN);
+        return Row.of(row);
     }
 
     static void add(

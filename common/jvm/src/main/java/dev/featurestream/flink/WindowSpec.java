@@ -91,6 +91,12 @@ public final class WindowSpec implements Serializable {
     /** Distinct window lengths in ms, shortest first. */
     public final long[] windows;
     public final long retentionMs;
+    /**
+     * How long a key's last event time outlives its windows: {@code seconds_since_prev} looks
+     * back this far, and a row at or before it cannot be folded after a restore. At least
+     * {@link #retentionMs}.
+     */
+    public final long lastEventRetentionMs;
 
     private WindowSpec(
             String view,
@@ -102,7 +108,8 @@ public final class WindowSpec implements Serializable {
             List<String> carry,
             Agg[] aggs,
             long[] windows,
-            long retentionMs) {
+            long retentionMs,
+            long lastEventRetentionMs) {
         this.view = view;
         this.version = version;
         this.key = key;
@@ -113,6 +120,7 @@ public final class WindowSpec implements Serializable {
         this.aggs = aggs;
         this.windows = windows;
         this.retentionMs = retentionMs;
+        this.lastEventRetentionMs = lastEventRetentionMs;
     }
 
     /** True when some aggregate needs the event history (any windowed aggregate). */
@@ -200,6 +208,12 @@ public final class WindowSpec implements Serializable {
                     "view " + view + ": retention_ms " + retention
                             + " is shorter than the largest window " + largest);
         }
+        long lastEventRetention = root.path("last_event_retention_ms").asLong(-1);
+        if (lastEventRetention < retention) {
+            throw new IllegalArgumentException(
+                    "view " + view + ": last_event_retention_ms " + lastEventRetention
+                            + " is missing or shorter than retention_ms " + retention);
+        }
         return new WindowSpec(
                 view,
                 root.path("version").asInt(),
@@ -210,7 +224,8 @@ public final class WindowSpec implements Serializable {
                 List.copyOf(carry),
                 aggs.toArray(new Agg[0]),
                 windows,
-                retention);
+                retention,
+                lastEventRetention);
     }
 
     private static String text(JsonNode node, String field, String view) {
