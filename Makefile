@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 FS := $(BIN)/featurestream
 
 .DEFAULT_GOAL := help
-.PHONY: help setup venv demo test test-unit test-integration lint golden up down status logs lock clean
+.PHONY: help setup venv demo test test-jvm test-unit test-integration lint golden up down status logs lock clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -32,8 +32,13 @@ setup: venv  ## venv + pinned jars, Redis, helm + kubeconform (go install): all 
 demo: setup  ## Bring up the local stack and run the pipeline on generated events.
 	@$(BIN)/python -m common.demo
 
-test: setup  ## All tests (unit + integration on a real local stack started for the session).
+test: setup  ## All tests: the JVM functions' (JUnit), then unit, integration and e2e on a real stack.
+	@$(MAKE) --no-print-directory test-jvm
 	@$(BIN)/pytest
+
+test-jvm:  ## JUnit tests of the JVM functions (common/jvm, Maven).
+	@echo "==> JUnit: common/jvm"
+	@cd common/jvm && mvn -q -B test
 
 test-unit: venv  ## Unit tests only (no services, seconds).
 	@$(BIN)/pytest tests/unit

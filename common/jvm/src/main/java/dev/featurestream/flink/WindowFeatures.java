@@ -52,8 +52,13 @@ import java.util.Optional;
  * retention.
  *
  * <p>State: a key's windows expire at its last event + {@code retention_ms} (largest window +
- * out-of-orderness + margin); its last event time alone is kept, as a 16-byte dormant blob, until
- * last event + {@code last_event_retention_ms}. One named cleanup timer per key does both.
+ * out-of-orderness + margin): the {@code cleanup} timer, moved at every release. Its last event
+ * time alone is kept, as a 16-byte dormant blob, until last event + {@code
+ * last_event_retention_ms}: the {@code forget} timer, set when a key first appears and moved on
+ * when it fires early. Flink 2.2 silently ignores a timer registered at or before the watermark,
+ * and a timer callback cannot see the watermark that fired it; so when the watermark jumps past a
+ * key's whole retention in one step (a day without events, the end of a bounded input), the
+ * cleanup is lost and the key's windows stay until {@code forget} (decision 52).
  *
  * <p>Lateness (decision 51): rows at or behind the watermark never reach {@code eval} (Flink 2.2
  * drops them before the function), so the job splits them off before the call, against the
@@ -66,7 +71,10 @@ import java.util.Optional;
 @DataTypeHint("ROW<event_id STRING>") // placeholder for extraction; the real type: getTypeInference
 public class WindowFeatures extends ProcessTableFunction<Row> {
     private static final long serialVersionUID = 1L;
+    /** Named timer: the key's windows have expired (last released time + retention). */
     private static final String CLEANUP = "cleanup";
+    /** Named timer: the key's last event time is past its retention; forget the key. */
+    private static final String FORGET = "forget";
     static final String DISTINCT_SEP = "\u0001";
     /** Reason of rows at or before the key's released time (only possible after a restore). */
     static final String LATE_AFTER_RESTORE = "late_after_restore";
@@ -325,9 +333,13 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
                     Row input)
             throws Exception {
         WindowSpec s = spec();
-        ensureLayout(s, acc, pending, history, distinct);
         TimeContext<Long> time = ctx.timeContext(Long.class);
         long t = time.time();
+        if (acc.data == null) {
+            // A new key: t is ahead of the watermark here, so this registration always holds.
+            time.registerOnTime(FORGET, t + s.lastEventRetentionMs + 1);
+        }
+        ensureLayout(s, acc, pending, history, distinct);
         Object id = input.getField(s.eventId);
         long released = WindowAccumulators.lastTs(acc.data);
         if (released != Long.MIN_VALUE && t <= released) {
@@ -370,8 +382,16 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             throws Exception {
         WindowSpec s = spec();
         long t = ctx.timeContext(Long.class).time();
-        if (CLEANUP.equals(ctx.currentTimer())) {
-            cleanup(ctx, s, t, acc, pending, history, distinct);
+        String timer = ctx.currentTimer();
+        if (CLEANUP.equals(timer) || FORGET.equals(timer)) {
+            if (acc.data != null) {
+                ensureLayout(s, acc, pending, history, distinct);
+                if (CLEANUP.equals(timer)) {
+                    expireWindows(ctx, s, t, acc, pending, history, distinct);
+                } else {
+                    forget(ctx, s, t, acc, pending, history, distinct);
+                }
+            }
             return;
         }
         ensureLayout(s, acc, pending, history, distinct);
@@ -443,12 +463,11 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
     }
 
     /**
-     * The key's cleanup timer. At last event + retention every window is empty: the window state
-     * goes and the key turns dormant (its last event time kept, a timer set for the end of the
-     * last-event retention). At that end, or with no last event, the key is forgotten. Events
-     * still waiting for their own timer are never touched.
+     * The {@code cleanup} timer: at last released time + retention every window is empty, so the
+     * window state goes and the key turns dormant (its last event time kept). Events still waiting
+     * for their own timer are never touched: they get empty, full window state instead.
      */
-    private void cleanup(
+    private void expireWindows(
             OnTimerContext ctx,
             WindowSpec s,
             long t,
@@ -457,21 +476,62 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             MapView<Long, byte[]> history,
             MapView<String, Long> distinct)
             throws Exception {
-        long last = acc.data == null ? Long.MIN_VALUE : WindowAccumulators.lastTs(acc.data);
-        boolean remember = last != Long.MIN_VALUE && t <= last + s.lastEventRetentionMs;
+        if (WindowAccumulators.isDormant(acc.data)) {
+            return;
+        }
+        long last = WindowAccumulators.lastTs(acc.data);
+        TimeContext<Long> time = ctx.timeContext(Long.class);
+        if (last != Long.MIN_VALUE && last + s.retentionMs + 1 > t) {
+            // An earlier registration fired after a later release moved the expiry on.
+            time.registerOnTime(CLEANUP, last + s.retentionMs + 1);
+            return;
+        }
         history.clear();
         distinct.clear();
         if (pending.isEmpty()) {
-            acc.data = remember ? WindowAccumulators.dormant(layout().hash, last) : null;
+            acc.data =
+                    last == Long.MIN_VALUE ? null : WindowAccumulators.dormant(layout().hash, last);
         } else {
-            // A buffered event is released later and needs full (empty) window state.
             WindowAccumulators fresh = new WindowAccumulators(s);
-            fresh.lastTs = remember ? last : Long.MIN_VALUE;
+            fresh.lastTs = last;
             acc.data = fresh.encode(layout().hash);
             history.put(WindowLayout.STATE_KEY, layout().json);
         }
-        if (remember) {
-            ctx.timeContext(Long.class).registerOnTime(CLEANUP, last + s.lastEventRetentionMs + 1);
+        if (last != Long.MIN_VALUE) {
+            // State restored from before the forget timer existed has none: set it here.
+            time.registerOnTime(FORGET, last + s.lastEventRetentionMs + 1);
+        }
+        cleared.inc();
+    }
+
+    /**
+     * The {@code forget} timer: past last event time + last-event retention the key is
+     * forgotten, but for events still waiting for their own timer. Fired early (the key has had
+     * events since), it moves on to the new end.
+     */
+    private void forget(
+            OnTimerContext ctx,
+            WindowSpec s,
+            long t,
+            Accumulators acc,
+            MapView<Long, byte[]> pending,
+            MapView<Long, byte[]> history,
+            MapView<String, Long> distinct)
+            throws Exception {
+        long last = WindowAccumulators.lastTs(acc.data);
+        TimeContext<Long> time = ctx.timeContext(Long.class);
+        if (last != Long.MIN_VALUE && last + s.lastEventRetentionMs + 1 > t) {
+            time.registerOnTime(FORGET, last + s.lastEventRetentionMs + 1);
+            return;
+        }
+        history.clear();
+        distinct.clear();
+        if (pending.isEmpty()) {
+            acc.data = null;
+        } else {
+            acc.data = new WindowAccumulators(s).encode(layout().hash);
+            history.put(WindowLayout.STATE_KEY, layout().json);
+            time.registerOnTime(FORGET, t + s.lastEventRetentionMs + 1);
         }
         cleared.inc();
     }
