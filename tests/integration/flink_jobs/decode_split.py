@@ -62,7 +62,8 @@ def main(source: str, good: str, dlq: str, bootstrap: str, registry_url: str) ->
             source_topic STRING NOT NULL, source_partition INT NOT NULL,
             source_offset BIGINT NOT NULL, job STRING NOT NULL, reason STRING NOT NULL,
             message STRING NOT NULL, raw_key BYTES, raw_value BYTES,
-            source_timestamp TIMESTAMP(3), dead_letter_time TIMESTAMP(3) NOT NULL
+            source_timestamp TIMESTAMP(3), dead_letter_time TIMESTAMP(3) NOT NULL,
+            feature_view STRING
         ) WITH (
             'connector' = 'kafka', 'topic' = '{dlq}',
             'properties.bootstrap.servers' = '{bootstrap}',
@@ -78,7 +79,8 @@ def main(source: str, good: str, dlq: str, bootstrap: str, registry_url: str) ->
         INSERT INTO dead_letters
         SELECT src_topic, src_partition, src_offset, 'decode_split_test', d.error,
                'value could not be decoded: ' || d.error, raw_key, raw_value,
-               CAST(src_timestamp AS TIMESTAMP(3)), CAST(CURRENT_TIMESTAMP AS TIMESTAMP(3))
+               CAST(src_timestamp AS TIMESTAMP(3)), CAST(CURRENT_TIMESTAMP AS TIMESTAMP(3)),
+               CAST(NULL AS STRING)
         FROM decoded WHERE d.error IS NOT NULL""")
     statements.execute()
 
