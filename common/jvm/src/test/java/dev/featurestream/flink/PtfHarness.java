@@ -123,6 +123,12 @@ final class PtfHarness {
         }
     }
 
+    /** Removes every timer called ``name`` (state written before that timer existed). */
+    void dropNamedTimers(String name) {
+        timers.removeIf(t -> name.equals(t.name()));
+        named.values().forEach(byName -> byName.remove(name));
+    }
+
     /** Timers registered for ``key`` (named and unnamed). */
     long timersOf(String key) {
         return timers.stream().filter(t -> t.key().equals(key)).count();

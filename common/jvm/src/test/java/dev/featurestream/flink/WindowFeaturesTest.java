@@ -328,7 +328,26 @@ class WindowFeaturesTest {
     }
 
     @Test
-    void stateStaysBoundedAndOneCleanupTimerPerKey() throws Exception {
+    void stateFromBeforeTheForgetTimerTurnsDormantAndIsForgotten() throws Exception {
+        // A savepoint of the previous release: the same state entries and blob, a cleanup timer
+        // per key and no forget timer.
+        PtfHarness old = new PtfHarness(SPEC);
+        feed(old, new Event("k", "a", T0, 5, "m", 0, 0));
+        old.advance(T0);
+        old.dropNamedTimers("forget");
+        assertEquals(1, old.timersOf("k"));
+        PtfHarness h = PtfHarness.restore(SPEC, old);
+        feed(h, new Event("j", "b", T0 + H, 1, "m", 0, 1));
+        h.advance(T0 + RETENTION + 1);
+        assertEquals(WindowAccumulators.DORMANT_LENGTH, h.states.get("k").acc.data.length);
+        assertEquals(1, h.timersOf("k"), "the cleanup set the forget timer");
+        h.advance(T0 + 100 * D);
+        h.advance(T0 + LAST_EVENT_RETENTION + 1);
+        assertTrue(!h.states.containsKey("k") && h.timersOf("k") == 0, "forgotten");
+    }
+
+    @Test
+    void stateStaysBoundedWithTwoTimersPerKey() throws Exception {
         PtfHarness h = new PtfHarness(SPEC);
         for (int i = 0; i < 2_000; i++) {
             feed(h, new Event("k", "e" + i, T0 + i * 3 * M, i, "m" + (i % 50), 0, i));
