@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 FS := $(BIN)/featurestream
 
 .DEFAULT_GOAL := help
-.PHONY: help setup venv demo test test-jvm test-unit test-integration lint golden up down status logs lock clean
+.PHONY: help setup venv demo test test-jvm test-unit test-integration test-faults lint golden up down status logs lock clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ test-unit: venv  ## Unit tests only (no services, seconds).
 
 test-integration: setup  ## Integration tests only.
 	@$(BIN)/pytest -m integration
+
+test-faults: setup  ## The fault suite: kills, outages, hostile input (also part of `make test`).
+	@$(BIN)/pytest -m faults tests/faults -s
 
 lint: venv  ## ruff, mypy, and the schema compatibility gate.
 	@$(BIN)/ruff check .

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from common.features import (
     Avg,
@@ -81,15 +82,11 @@ def reference_rows(view: FeatureView, events: Iterable[Mapping[str, Any]]) -> li
     key = view.entity.key
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    columns = list(rows[0])
-    con.execute(
-        "CREATE TABLE raw AS SELECT * FROM (VALUES "
-        + ", ".join("(" + ", ".join("?" for _ in columns) + ")" for _ in rows)
-        + ") t("
-        + ", ".join(columns)
-        + ")",
-        [row[c] for row in rows for c in columns],
-    )
+    # Arrow in, not bound parameters: 100k events with a dozen columns bind in seconds, not
+    # minutes.
+    raw = pa.Table.from_pylist(rows)
+    con.register("raw_arrow", raw)
+    con.execute("CREATE TABLE raw AS SELECT * FROM raw_arrow")
     con.execute(
         f"CREATE TABLE events AS SELECT *, {source.id_column} AS event_id, "
         f"make_timestamp({source.event_time} * 1000) AS event_ts FROM raw"

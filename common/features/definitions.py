@@ -77,6 +77,14 @@ class Source:
         event_time: The event-time column (Avro ``timestamp-millis``).
         max_out_of_orderness: Watermark delay: events up to this much out of order are in time;
             later ones go to the dead-letter topic with reason ``late``.
+        max_key_length: Longest entity key or event id, in characters. A longer one (a bug
+            upstream, or a hostile producer) goes to the dead-letter topic with reason
+            ``key_too_long``: it would end up in every output record, Redis key and window
+            state, and a 1 MB key makes an output record bigger than Kafka accepts.
+        max_future_skew: How far ahead of the wall clock an event time may be when the event
+            is read: producers' clocks drift, but an event from 2099 would move the watermark
+            past every real event. Later events go to the dead-letter topic with reason
+            ``future_event_time`` and never touch the watermark.
         idle_timeout: None (default): every partition holds back the watermark, so the window
             functions' watermark never passes a row the late split let through. Set, a
             partition silent this long stops holding it back, and the source then runs at
@@ -91,6 +99,8 @@ class Source:
     id_column: str
     event_time: str = "event_time"
     max_out_of_orderness: timedelta = timedelta(seconds=5)
+    max_key_length: int = 256
+    max_future_skew: timedelta = timedelta(minutes=5)
     idle_timeout: timedelta | None = None
     checks: tuple[str, ...] = ()
 

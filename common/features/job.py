@@ -53,6 +53,13 @@ def add_kafka_job_arguments(
         help="block until the job ends (needed when run in-process on a mini cluster)",
     )
     parser.add_argument("--explain", action="store_true", help="print the SQL and exit")
+    parser.add_argument(
+        "--sink-guarantee",
+        choices=("exactly-once", "at-least-once"),
+        default="exactly-once",
+        help="Kafka sinks' delivery guarantee; at-least-once exists for the fault tests, which "
+        "must see it produce duplicates",
+    )
 
 
 def base_arg_parser(
@@ -101,6 +108,7 @@ def settings_from_args(
         group_id=args.group_id,
         kafka_properties=creds.kafka_properties,
         registry_user_info=creds.registry_user_info,
+        sink_guarantee=args.sink_guarantee,
     )
 
 

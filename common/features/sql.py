@@ -34,6 +34,8 @@ from common.features.spec import input_columns, window_spec_json
 from common.schemas import DEAD_LETTER_SCHEMA, schema_text
 
 LATE = "late"
+FUTURE_EVENT_TIME = "future_event_time"
+KEY_TOO_LONG = "key_too_long"
 LATE_AFTER_RESTORE = "late_after_restore"
 NULL_KEY = "null_key"
 INVALID_VALUE = "invalid_value"
@@ -92,6 +94,8 @@ class JobSettings:
         kafka_properties: Extra Kafka client properties for every Kafka table (SASL, TLS),
             without the ``properties.`` prefix; see ``common.credentials``.
         registry_user_info: ``<user>:<password>`` for the registry's basic auth, or None.
+        sink_guarantee: ``exactly-once`` (every product output) or ``at-least-once``, which
+            only the fault tests use, to show that their duplicate check catches it.
     """
 
     bootstrap_servers: str
@@ -104,6 +108,7 @@ class JobSettings:
     group_id: str | None = None
     kafka_properties: dict[str, str] = field(default_factory=dict)
     registry_user_info: str | None = None
+    sink_guarantee: str = "exactly-once"
 
 
 @dataclass
@@ -143,6 +148,15 @@ def _interval(delta: timedelta) -> str:
     minutes, rest = divmod(rest, 60_000)
     seconds, ms = divmod(rest, 1000)
     return f"INTERVAL '{days} {hours:02}:{minutes:02}:{seconds:02}.{ms:03}' DAY TO SECOND(3)"
+
+
+def _duration_text(delta: timedelta) -> str:
+    """``5 min``, ``30 s``, ``1500 ms``: a duration for messages."""
+    millis = round(delta.total_seconds() * 1000)
+    for unit, size in (("h", 3_600_000), ("min", 60_000), ("s", 1000)):
+        if millis % size == 0:
+            return f"{millis // size} {unit}"
+    return f"{millis} ms"
 
 
 def with_options(options: dict[str, str]) -> str:
@@ -196,15 +210,19 @@ def exactly_once_sink_options(
     ``schema`` (and the raw ``key_field`` as key): the options every featurestream output has.
 
     Transactions commit with each checkpoint; consumers read ``read_committed``.
+    ``settings.sink_guarantee`` ``at-least-once`` (fault tests only) drops the transactions.
     """
+    if settings.sink_guarantee not in ("exactly-once", "at-least-once"):
+        raise ValueError(f"sink guarantee {settings.sink_guarantee!r}")
     options = {
         "connector": "kafka",
         "topic": topic,
         "properties.bootstrap.servers": settings.bootstrap_servers,
-        "properties.transaction.timeout.ms": "900000",
-        "sink.delivery-guarantee": "exactly-once",
-        "sink.transactional-id-prefix": transactional_id_prefix,
+        "sink.delivery-guarantee": settings.sink_guarantee,
     }
+    if settings.sink_guarantee == "exactly-once":
+        options["properties.transaction.timeout.ms"] = "900000"
+        options["sink.transactional-id-prefix"] = transactional_id_prefix
     if key_field:
         options.update({"key.format": "raw", "key.fields": key_field})
     options.update(
@@ -325,7 +343,17 @@ def watermark_clause(source: Source, bounded: bool) -> str:
     t = f"`{source.event_time}`"
     if bounded:
         return f"WATERMARK FOR {t} AS CAST(NULL AS TIMESTAMP(3))"
-    return f"WATERMARK FOR {t} AS {t} - " + _interval(source.max_out_of_orderness)
+    # An event too far in the future leaves the watermark where it is (a null watermark is no
+    # watermark); the classification sends it to the dead letters.
+    return (
+        f"WATERMARK FOR {t} AS CASE WHEN {_future(source)} THEN CAST(NULL AS TIMESTAMP(3)) "
+        f"ELSE {t} - {_interval(source.max_out_of_orderness)} END"
+    )
+
+
+def _future(source: Source) -> str:
+    """The condition of an event time too far ahead of the wall clock (``max_future_skew``)."""
+    return f"`{source.event_time}` > LOCALTIMESTAMP + {_interval(source.max_future_skew)}"
 
 
 def source_ddl(job: FeatureJob, settings: JobSettings, names: Names = Names()) -> str:
@@ -381,12 +409,18 @@ def classified_view(job: FeatureJob, names: Names = Names()) -> str:
     t = f"`{source.event_time}`"
     keys = list(dict.fromkeys(v.entity.key for v in job.views))
     null_key = " OR ".join(f"`{k}` IS NULL OR CHAR_LENGTH(TRIM(`{k}`)) = 0" for k in keys)
+    too_long = " OR ".join(
+        f"CHAR_LENGTH(`{k}`) > {source.max_key_length}"
+        for k in dict.fromkeys([*keys, source.id_column])
+    )
     checks = " OR ".join(f"({check}) IS NOT TRUE" for check in source.checks) or "FALSE"
     reason = (
         "CASE\n"
         "    WHEN `decode_error` IS NOT NULL THEN `decode_error`\n"
+        f"    WHEN {_future(source)} THEN '{FUTURE_EVENT_TIME}'\n"
         f"    WHEN {t} <= CURRENT_WATERMARK({t}) THEN '{LATE}'\n"
         f"    WHEN {null_key} THEN '{NULL_KEY}'\n"
+        f"    WHEN {too_long} THEN '{KEY_TOO_LONG}'\n"
         f"    WHEN {checks} THEN '{INVALID_VALUE}'\n"
         "  END"
     )
@@ -438,7 +472,12 @@ def dead_letter_insert(job: FeatureJob, names: Names = Names()) -> str:
         "CASE `reject_reason`\n"
         f"    WHEN '{LATE}' THEN 'event time ' || CAST({t} AS STRING) || "
         f"' is not after the watermark ' || COALESCE(CAST(CURRENT_WATERMARK({t}) AS STRING), '')\n"
+        f"    WHEN '{FUTURE_EVENT_TIME}' THEN 'event time ' || CAST({t} AS STRING) || "
+        f"' is more than {_duration_text(job.source.max_future_skew)} after the wall clock "
+        "when read (' || CAST(LOCALTIMESTAMP AS STRING) || ')'\n"
         f"    WHEN '{NULL_KEY}' THEN 'an entity key is null or empty'\n"
+        f"    WHEN '{KEY_TOO_LONG}' THEN 'an entity key or the event id is longer than "
+        f"{job.source.max_key_length} characters'\n"
         f"    WHEN '{INVALID_VALUE}' THEN 'a value check failed: "
         + "; ".join(c.replace("'", "''") for c in job.source.checks)
         + "'\n"

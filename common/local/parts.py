@@ -197,7 +197,13 @@ def _prepare_registry(config: StackConfig) -> list[ProcessSpec]:
         str(_registry_runner(config)),
     ]
     # File-backed H2 so registered schemas (and so the ids inside Kafka records) survive restarts.
-    env = {"REGISTRY_DATASOURCE_URL": f"jdbc:h2:file:{db}", "HTTP_PORT": str(config.registry_port)}
+    # WRITE_DELAY=0: a registration is on disk when the registry answers it. With H2's default
+    # (500 ms) a kill -9 lost one whose id was already in Kafka records, and handed the id out
+    # again to the next schema registered (tests/faults).
+    env = {
+        "REGISTRY_DATASOURCE_URL": f"jdbc:h2:file:{db};WRITE_DELAY=0",
+        "HTTP_PORT": str(config.registry_port),
+    }
     return [ProcessSpec("registry", command, env=env, cwd=db.parent)]
 
 
@@ -237,10 +243,14 @@ def _prepare_redis(config: StackConfig) -> list[ProcessSpec]:
         str(data),
         "--daemonize",
         "no",
+        # Durable per write: the online store's sink acknowledges a checkpoint once Redis has
+        # applied its rows, and Flink never replays those; a kill -9 must not lose them.
         "--save",
-        "60 1000",
+        "",
         "--appendonly",
-        "no",
+        "yes",
+        "--appendfsync",
+        "always",
         "--loglevel",
         "notice",
     ]

@@ -54,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         startup=args.startup,
         bounded=args.bounded,
         group_id=args.group_id,
+        sink_guarantee=args.sink_guarantee,
     )
     compiled = compile_scoring(contract, settings)
     if args.explain:

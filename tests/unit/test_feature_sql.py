@@ -115,6 +115,30 @@ def test_bounded_offline_settings_change_only_the_source_and_sinks() -> None:
         "features.trade_account.v1.offline-1",
     ]
     assert not any("featurestream-redis" in s for s in bounded.statements)
+    # Bounded: no watermark until the end of the input, so no row is ever late.
+    assert "WATERMARK FOR `event_time` AS CAST(NULL AS TIMESTAMP(3))" in bounded.statements[0]
+    assert "ELSE `event_time` - INTERVAL '0 00:00:02.000'" in streaming.statements[0]
+
+
+def test_a_far_future_event_time_never_moves_the_watermark() -> None:
+    source = load_job("payment_features").source
+    compiled = compile_job(load_job("payment_features"), SETTINGS)
+    future = "`event_time` > LOCALTIMESTAMP + INTERVAL '0 00:05:00.000' DAY TO SECOND(3)"
+    assert source.max_future_skew == timedelta(minutes=5)
+    assert f"CASE WHEN {future} THEN CAST(NULL AS TIMESTAMP(3))" in compiled.statements[0]
+    classified = compiled.statements[1]
+    # Checked before lateness: such a row is a future_event_time dead letter, never late.
+    assert classified.index("'future_event_time'") < classified.index("'late'")
+
+
+def test_the_at_least_once_switch_drops_the_transactions() -> None:
+    job = load_job("trade_features")
+    loose = compile_job(job, JobSettings("k:1", "http://r", sink_guarantee="at-least-once"))
+    sinks = [s for s in loose.statements if "'sink.delivery-guarantee'" in s]
+    assert len(sinks) == 2 + len(job.views)  # dead letters (job, windows), features
+    assert all("'at-least-once'" in s and "transactional-id" not in s for s in sinks)
+    with pytest.raises(ValueError, match="sink guarantee"):
+        compile_job(job, JobSettings("k:1", "http://r", sink_guarantee="twice"))
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ CREATE TABLE `payment_fraud_v1__source_events` (
   `src_partition` INT METADATA FROM 'partition' VIRTUAL,
   `src_offset` BIGINT METADATA FROM 'offset' VIRTUAL,
   `src_timestamp` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
-  WATERMARK FOR `event_time` AS `event_time` - INTERVAL '0 00:00:05.000' DAY TO SECOND(3)
+  WATERMARK FOR `event_time` AS CASE WHEN `event_time` > LOCALTIMESTAMP + INTERVAL '0 00:05:00.000' DAY TO SECOND(3) THEN CAST(NULL AS TIMESTAMP(3)) ELSE `event_time` - INTERVAL '0 00:00:05.000' DAY TO SECOND(3) END
 ) WITH (
   'connector' = 'kafka',
   'topic' = 'payments',
@@ -127,6 +127,7 @@ CREATE TABLE `payment_fraud_v1__source_events` (
 CREATE TEMPORARY VIEW `payment_fraud_v1__classified` AS
 SELECT *, CASE
     WHEN `decode_error` IS NOT NULL THEN `decode_error`
+    WHEN `event_time` > LOCALTIMESTAMP + INTERVAL '0 00:05:00.000' DAY TO SECOND(3) THEN 'future_event_time'
     WHEN `event_time` <= CURRENT_WATERMARK(`event_time`) THEN 'late'
     WHEN `card_id` IS NULL OR CHAR_LENGTH(TRIM(`card_id`)) = 0 OR `merchant_id` IS NULL OR CHAR_LENGTH(TRIM(`merchant_id`)) = 0 THEN 'null_key'
     WHEN (amount_minor >= 0) IS NOT TRUE OR (amount_usd_cents >= 0) IS NOT TRUE THEN 'invalid_value'
@@ -149,8 +150,8 @@ CREATE TABLE `payment_fraud_v1__dead_letters` (
   'connector' = 'kafka',
   'topic' = 'dlq.inference_requests',
   'properties.bootstrap.servers' = 'kafka:9092',
-  'properties.transaction.timeout.ms' = '900000',
   'sink.delivery-guarantee' = 'exactly-once',
+  'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-inference-requests-payment-fraud-v1-dlq',
   'value.format' = 'avro-confluent',
   'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
@@ -183,7 +184,7 @@ CREATE TABLE `payment_fraud_v1__dead_letters` (
     {
       "name": "reason",
       "type": "string",
-      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
+      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `future_event_time` (event time further ahead of the wall clock, when read, than the source allows), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
     },
     {
       "name": "message",
@@ -286,8 +287,8 @@ CREATE TABLE `payment_fraud_v1__request_sink` (
   'connector' = 'kafka',
   'topic' = 'inference.requests.payment_fraud.v1',
   'properties.bootstrap.servers' = 'kafka:9092',
-  'properties.transaction.timeout.ms' = '900000',
   'sink.delivery-guarantee' = 'exactly-once',
+  'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-inference-requests-payment-fraud-v1-requests',
   'key.format' = 'raw',
   'key.fields' = 'request_id',
@@ -572,7 +573,7 @@ CREATE TABLE `trade_anomaly_v1__source_events` (
   `src_partition` INT METADATA FROM 'partition' VIRTUAL,
   `src_offset` BIGINT METADATA FROM 'offset' VIRTUAL,
   `src_timestamp` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
-  WATERMARK FOR `event_time` AS `event_time` - INTERVAL '0 00:00:02.000' DAY TO SECOND(3)
+  WATERMARK FOR `event_time` AS CASE WHEN `event_time` > LOCALTIMESTAMP + INTERVAL '0 00:05:00.000' DAY TO SECOND(3) THEN CAST(NULL AS TIMESTAMP(3)) ELSE `event_time` - INTERVAL '0 00:00:02.000' DAY TO SECOND(3) END
 ) WITH (
   'connector' = 'kafka',
   'topic' = 'trades',
@@ -655,6 +656,7 @@ CREATE TABLE `trade_anomaly_v1__source_events` (
 CREATE TEMPORARY VIEW `trade_anomaly_v1__classified` AS
 SELECT *, CASE
     WHEN `decode_error` IS NOT NULL THEN `decode_error`
+    WHEN `event_time` > LOCALTIMESTAMP + INTERVAL '0 00:05:00.000' DAY TO SECOND(3) THEN 'future_event_time'
     WHEN `event_time` <= CURRENT_WATERMARK(`event_time`) THEN 'late'
     WHEN `symbol` IS NULL OR CHAR_LENGTH(TRIM(`symbol`)) = 0 OR `account_id` IS NULL OR CHAR_LENGTH(TRIM(`account_id`)) = 0 THEN 'null_key'
     WHEN (price > 0) IS NOT TRUE OR (quantity > 0) IS NOT TRUE THEN 'invalid_value'
@@ -677,8 +679,8 @@ CREATE TABLE `trade_anomaly_v1__dead_letters` (
   'connector' = 'kafka',
   'topic' = 'dlq.inference_requests',
   'properties.bootstrap.servers' = 'kafka:9092',
-  'properties.transaction.timeout.ms' = '900000',
   'sink.delivery-guarantee' = 'exactly-once',
+  'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-inference-requests-trade-anomaly-v1-dlq',
   'value.format' = 'avro-confluent',
   'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
@@ -711,7 +713,7 @@ CREATE TABLE `trade_anomaly_v1__dead_letters` (
     {
       "name": "reason",
       "type": "string",
-      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
+      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `future_event_time` (event time further ahead of the wall clock, when read, than the source allows), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
     },
     {
       "name": "message",
@@ -812,8 +814,8 @@ CREATE TABLE `trade_anomaly_v1__request_sink` (
   'connector' = 'kafka',
   'topic' = 'inference.requests.trade_anomaly.v1',
   'properties.bootstrap.servers' = 'kafka:9092',
-  'properties.transaction.timeout.ms' = '900000',
   'sink.delivery-guarantee' = 'exactly-once',
+  'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-inference-requests-trade-anomaly-v1-requests',
   'key.format' = 'raw',
   'key.fields' = 'request_id',
@@ -1078,8 +1080,8 @@ CREATE TABLE `payment_fraud_v1__window_dead_letters` (
   'connector' = 'kafka',
   'topic' = 'dlq.inference_requests',
   'properties.bootstrap.servers' = 'kafka:9092',
-  'properties.transaction.timeout.ms' = '900000',
   'sink.delivery-guarantee' = 'exactly-once',
+  'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-inference-requests-payment-fraud-v1-dlq-windows',
   'value.format' = 'avro-confluent',
   'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
@@ -1112,7 +1114,7 @@ CREATE TABLE `payment_fraud_v1__window_dead_letters` (
     {
       "name": "reason",
       "type": "string",
-      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
+      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `future_event_time` (event time further ahead of the wall clock, when read, than the source allows), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
     },
     {
       "name": "message",
@@ -1169,8 +1171,8 @@ CREATE TABLE `trade_anomaly_v1__window_dead_letters` (
   'connector' = 'kafka',
   'topic' = 'dlq.inference_requests',
   'properties.bootstrap.servers' = 'kafka:9092',
-  'properties.transaction.timeout.ms' = '900000',
   'sink.delivery-guarantee' = 'exactly-once',
+  'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-inference-requests-trade-anomaly-v1-dlq-windows',
   'value.format' = 'avro-confluent',
   'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
@@ -1203,7 +1205,7 @@ CREATE TABLE `trade_anomaly_v1__window_dead_letters` (
     {
       "name": "reason",
       "type": "string",
-      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
+      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `future_event_time` (event time further ahead of the wall clock, when read, than the source allows), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
     },
     {
       "name": "message",
@@ -1247,6 +1249,7 @@ CREATE TABLE `trade_anomaly_v1__window_dead_letters` (
 INSERT INTO `payment_fraud_v1__dead_letters`
 SELECT `src_topic`, `src_partition`, `src_offset`, 'inference_requests', fs_count_dead_letter(`reject_reason`), CASE `reject_reason`
     WHEN 'late' THEN 'event time ' || CAST(`event_time` AS STRING) || ' is not after the watermark ' || COALESCE(CAST(CURRENT_WATERMARK(`event_time`) AS STRING), '')
+    WHEN 'future_event_time' THEN 'event time ' || CAST(`event_time` AS STRING) || ' is more than 5 min after the wall clock when read (' || CAST(LOCALTIMESTAMP AS STRING) || ')'
     WHEN 'null_key' THEN 'an entity key is null or empty'
     WHEN 'invalid_value' THEN 'a value check failed: amount_minor >= 0; amount_usd_cents >= 0'
     ELSE 'value could not be decoded: ' || `reject_reason`
@@ -1271,6 +1274,7 @@ JOIN `payment_fraud_v1__features_payment_merchant_v1` v1
 INSERT INTO `trade_anomaly_v1__dead_letters`
 SELECT `src_topic`, `src_partition`, `src_offset`, 'inference_requests', fs_count_dead_letter(`reject_reason`), CASE `reject_reason`
     WHEN 'late' THEN 'event time ' || CAST(`event_time` AS STRING) || ' is not after the watermark ' || COALESCE(CAST(CURRENT_WATERMARK(`event_time`) AS STRING), '')
+    WHEN 'future_event_time' THEN 'event time ' || CAST(`event_time` AS STRING) || ' is more than 5 min after the wall clock when read (' || CAST(LOCALTIMESTAMP AS STRING) || ')'
     WHEN 'null_key' THEN 'an entity key is null or empty'
     WHEN 'invalid_value' THEN 'a value check failed: price > 0; quantity > 0'
     ELSE 'value could not be decoded: ' || `reject_reason`

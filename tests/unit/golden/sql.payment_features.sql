@@ -22,7 +22,7 @@ CREATE TABLE `source_events` (
   `src_partition` INT METADATA FROM 'partition' VIRTUAL,
   `src_offset` BIGINT METADATA FROM 'offset' VIRTUAL,
   `src_timestamp` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
-  WATERMARK FOR `event_time` AS `event_time` - INTERVAL '0 00:00:05.000' DAY TO SECOND(3)
+  WATERMARK FOR `event_time` AS CASE WHEN `event_time` > LOCALTIMESTAMP + INTERVAL '0 00:05:00.000' DAY TO SECOND(3) THEN CAST(NULL AS TIMESTAMP(3)) ELSE `event_time` - INTERVAL '0 00:00:05.000' DAY TO SECOND(3) END
 ) WITH (
   'connector' = 'kafka',
   'topic' = 'payments',
@@ -125,6 +125,7 @@ CREATE TABLE `source_events` (
 CREATE TEMPORARY VIEW `classified` AS
 SELECT *, CASE
     WHEN `decode_error` IS NOT NULL THEN `decode_error`
+    WHEN `event_time` > LOCALTIMESTAMP + INTERVAL '0 00:05:00.000' DAY TO SECOND(3) THEN 'future_event_time'
     WHEN `event_time` <= CURRENT_WATERMARK(`event_time`) THEN 'late'
     WHEN `card_id` IS NULL OR CHAR_LENGTH(TRIM(`card_id`)) = 0 OR `merchant_id` IS NULL OR CHAR_LENGTH(TRIM(`merchant_id`)) = 0 THEN 'null_key'
     WHEN (amount_minor >= 0) IS NOT TRUE OR (amount_usd_cents >= 0) IS NOT TRUE THEN 'invalid_value'
@@ -147,8 +148,8 @@ CREATE TABLE `dead_letters` (
   'connector' = 'kafka',
   'topic' = 'dlq.payment_features',
   'properties.bootstrap.servers' = 'kafka:9092',
-  'properties.transaction.timeout.ms' = '900000',
   'sink.delivery-guarantee' = 'exactly-once',
+  'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-payment-features-dlq',
   'value.format' = 'avro-confluent',
   'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
@@ -181,7 +182,7 @@ CREATE TABLE `dead_letters` (
     {
       "name": "reason",
       "type": "string",
-      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
+      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `future_event_time` (event time further ahead of the wall clock, when read, than the source allows), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
     },
     {
       "name": "message",
@@ -267,8 +268,8 @@ CREATE TABLE `sink_features_payment_card_v1` (
   'connector' = 'kafka',
   'topic' = 'features.payment_card.v1',
   'properties.bootstrap.servers' = 'kafka:9092',
-  'properties.transaction.timeout.ms' = '900000',
   'sink.delivery-guarantee' = 'exactly-once',
+  'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-payment-features-payment-card-v1',
   'key.format' = 'raw',
   'key.fields' = 'card_id',
@@ -448,8 +449,8 @@ CREATE TABLE `sink_features_payment_merchant_v1` (
   'connector' = 'kafka',
   'topic' = 'features.payment_merchant.v1',
   'properties.bootstrap.servers' = 'kafka:9092',
-  'properties.transaction.timeout.ms' = '900000',
   'sink.delivery-guarantee' = 'exactly-once',
+  'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-payment-features-payment-merchant-v1',
   'key.format' = 'raw',
   'key.fields' = 'merchant_id',
@@ -551,8 +552,8 @@ CREATE TABLE `window_dead_letters` (
   'connector' = 'kafka',
   'topic' = 'dlq.payment_features',
   'properties.bootstrap.servers' = 'kafka:9092',
-  'properties.transaction.timeout.ms' = '900000',
   'sink.delivery-guarantee' = 'exactly-once',
+  'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-payment-features-dlq-windows',
   'value.format' = 'avro-confluent',
   'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
@@ -585,7 +586,7 @@ CREATE TABLE `window_dead_letters` (
     {
       "name": "reason",
       "type": "string",
-      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
+      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `future_event_time` (event time further ahead of the wall clock, when read, than the source allows), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
     },
     {
       "name": "message",
@@ -629,6 +630,7 @@ CREATE TABLE `window_dead_letters` (
 INSERT INTO `dead_letters`
 SELECT `src_topic`, `src_partition`, `src_offset`, 'payment_features', fs_count_dead_letter(`reject_reason`), CASE `reject_reason`
     WHEN 'late' THEN 'event time ' || CAST(`event_time` AS STRING) || ' is not after the watermark ' || COALESCE(CAST(CURRENT_WATERMARK(`event_time`) AS STRING), '')
+    WHEN 'future_event_time' THEN 'event time ' || CAST(`event_time` AS STRING) || ' is more than 5 min after the wall clock when read (' || CAST(LOCALTIMESTAMP AS STRING) || ')'
     WHEN 'null_key' THEN 'an entity key is null or empty'
     WHEN 'invalid_value' THEN 'a value check failed: amount_minor >= 0; amount_usd_cents >= 0'
     ELSE 'value could not be decoded: ' || `reject_reason`

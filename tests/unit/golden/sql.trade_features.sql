@@ -19,7 +19,7 @@ CREATE TABLE `source_events` (
   `src_partition` INT METADATA FROM 'partition' VIRTUAL,
   `src_offset` BIGINT METADATA FROM 'offset' VIRTUAL,
   `src_timestamp` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
-  WATERMARK FOR `event_time` AS `event_time` - INTERVAL '0 00:00:02.000' DAY TO SECOND(3)
+  WATERMARK FOR `event_time` AS CASE WHEN `event_time` > LOCALTIMESTAMP + INTERVAL '0 00:05:00.000' DAY TO SECOND(3) THEN CAST(NULL AS TIMESTAMP(3)) ELSE `event_time` - INTERVAL '0 00:00:02.000' DAY TO SECOND(3) END
 ) WITH (
   'connector' = 'kafka',
   'topic' = 'trades',
@@ -102,6 +102,7 @@ CREATE TABLE `source_events` (
 CREATE TEMPORARY VIEW `classified` AS
 SELECT *, CASE
     WHEN `decode_error` IS NOT NULL THEN `decode_error`
+    WHEN `event_time` > LOCALTIMESTAMP + INTERVAL '0 00:05:00.000' DAY TO SECOND(3) THEN 'future_event_time'
     WHEN `event_time` <= CURRENT_WATERMARK(`event_time`) THEN 'late'
     WHEN `symbol` IS NULL OR CHAR_LENGTH(TRIM(`symbol`)) = 0 OR `account_id` IS NULL OR CHAR_LENGTH(TRIM(`account_id`)) = 0 THEN 'null_key'
     WHEN (price > 0) IS NOT TRUE OR (quantity > 0) IS NOT TRUE THEN 'invalid_value'
@@ -124,8 +125,8 @@ CREATE TABLE `dead_letters` (
   'connector' = 'kafka',
   'topic' = 'dlq.trade_features',
   'properties.bootstrap.servers' = 'kafka:9092',
-  'properties.transaction.timeout.ms' = '900000',
   'sink.delivery-guarantee' = 'exactly-once',
+  'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-trade-features-dlq',
   'value.format' = 'avro-confluent',
   'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
@@ -158,7 +159,7 @@ CREATE TABLE `dead_letters` (
     {
       "name": "reason",
       "type": "string",
-      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
+      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `future_event_time` (event time further ahead of the wall clock, when read, than the source allows), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
     },
     {
       "name": "message",
@@ -238,8 +239,8 @@ CREATE TABLE `sink_features_trade_symbol_v1` (
   'connector' = 'kafka',
   'topic' = 'features.trade_symbol.v1',
   'properties.bootstrap.servers' = 'kafka:9092',
-  'properties.transaction.timeout.ms' = '900000',
   'sink.delivery-guarantee' = 'exactly-once',
+  'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-trade-features-trade-symbol-v1',
   'key.format' = 'raw',
   'key.fields' = 'symbol',
@@ -392,8 +393,8 @@ CREATE TABLE `sink_features_trade_account_v1` (
   'connector' = 'kafka',
   'topic' = 'features.trade_account.v1',
   'properties.bootstrap.servers' = 'kafka:9092',
-  'properties.transaction.timeout.ms' = '900000',
   'sink.delivery-guarantee' = 'exactly-once',
+  'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-trade-features-trade-account-v1',
   'key.format' = 'raw',
   'key.fields' = 'account_id',
@@ -495,8 +496,8 @@ CREATE TABLE `window_dead_letters` (
   'connector' = 'kafka',
   'topic' = 'dlq.trade_features',
   'properties.bootstrap.servers' = 'kafka:9092',
-  'properties.transaction.timeout.ms' = '900000',
   'sink.delivery-guarantee' = 'exactly-once',
+  'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-trade-features-dlq-windows',
   'value.format' = 'avro-confluent',
   'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
@@ -529,7 +530,7 @@ CREATE TABLE `window_dead_letters` (
     {
       "name": "reason",
       "type": "string",
-      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
+      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `future_event_time` (event time further ahead of the wall clock, when read, than the source allows), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
     },
     {
       "name": "message",
@@ -573,6 +574,7 @@ CREATE TABLE `window_dead_letters` (
 INSERT INTO `dead_letters`
 SELECT `src_topic`, `src_partition`, `src_offset`, 'trade_features', fs_count_dead_letter(`reject_reason`), CASE `reject_reason`
     WHEN 'late' THEN 'event time ' || CAST(`event_time` AS STRING) || ' is not after the watermark ' || COALESCE(CAST(CURRENT_WATERMARK(`event_time`) AS STRING), '')
+    WHEN 'future_event_time' THEN 'event time ' || CAST(`event_time` AS STRING) || ' is more than 5 min after the wall clock when read (' || CAST(LOCALTIMESTAMP AS STRING) || ')'
     WHEN 'null_key' THEN 'an entity key is null or empty'
     WHEN 'invalid_value' THEN 'a value check failed: price > 0; quantity > 0'
     ELSE 'value could not be decoded: ' || `reject_reason`

@@ -13,6 +13,9 @@ import org.apache.flink.table.api.DataTypes;
 import org.apache.flink.table.api.ValidationException;
 import org.apache.flink.table.types.DataType;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -144,6 +147,16 @@ final class ConfluentAvro {
      * from the registry by id. Not thread-safe; one per task.
      */
     static final class WireDecoder {
+        private static final Logger LOG = LoggerFactory.getLogger(WireDecoder.class);
+        /**
+         * How long a schema lookup is retried while the registry is unreachable or answers 5xx:
+         * the decoder holds the source back meanwhile (an outage is not the record's fault, so
+         * no dead letter; and a failing task would only restart into the same outage).
+         */
+        static final long REGISTRY_RETRY_TIMEOUT_MILLIS = 5 * 60_000L;
+
+        private static final long FIRST_BACKOFF_MILLIS = 100;
+        private static final long MAX_BACKOFF_MILLIS = 5_000;
         private final Schema reader;
         private final String registryUrl;
         private final String authorization; // "Basic ..." header, or null without basic auth
@@ -151,6 +164,19 @@ final class ConfluentAvro {
                 new HashMap<>();
         private HttpClient http;
         private BinaryDecoder decoder;
+        private Runnable onRetry = () -> {};
+        private long retryTimeoutMillis = REGISTRY_RETRY_TIMEOUT_MILLIS;
+
+        /** Called before each retried registry lookup (a metric counter). */
+        WireDecoder onRetry(Runnable callback) {
+            this.onRetry = callback;
+            return this;
+        }
+
+        WireDecoder retryTimeout(long millis) {
+            this.retryTimeoutMillis = millis;
+            return this;
+        }
 
         WireDecoder(Schema reader, String registryUrl) {
             this(reader, registryUrl, null);
@@ -171,7 +197,7 @@ final class ConfluentAvro {
 
         /**
          * The decoded record (fields in reader-schema order), or the dead-letter reason as a
-         * String. A registry outage throws: that is not the record's fault.
+         * String. A registry outage is retried, then throws: it is not the record's fault.
          */
         Object decode(byte[] raw) {
             if (raw.length < 1 || raw[0] != 0) {
@@ -219,7 +245,42 @@ final class ConfluentAvro {
             return cached.orElse(null);
         }
 
+        /**
+         * The writer schema of {@code schemaId}, or null when the registry does not know it
+         * (404). Unreachable or failing (5xx), the lookup is retried with backoff for up to the
+         * retry timeout; then it throws.
+         */
         private Schema fetchSchema(int schemaId) {
+            long deadline = System.nanoTime() + retryTimeoutMillis * 1_000_000L;
+            long backoff = FIRST_BACKOFF_MILLIS;
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    return fetchOnce(schemaId);
+                } catch (IllegalStateException e) {
+                    if (System.nanoTime() - deadline >= 0) {
+                        throw new IllegalStateException(
+                                e.getMessage() + " (retried for " + retryTimeoutMillis + " ms)",
+                                e);
+                    }
+                    onRetry.run();
+                    LOG.warn(
+                            "schema id {}: lookup failed (attempt {}), retrying in {} ms: {}",
+                            Integer.toUnsignedString(schemaId),
+                            attempt,
+                            backoff,
+                            e.getMessage());
+                    try {
+                        Thread.sleep(backoff);
+                    } catch (InterruptedException interrupted) {
+                        Thread.currentThread().interrupt();
+                        throw new IllegalStateException("interrupted waiting for the registry", e);
+                    }
+                    backoff = Math.min(backoff * 2, MAX_BACKOFF_MILLIS);
+                }
+            }
+        }
+
+        private Schema fetchOnce(int schemaId) {
             if (http == null) {
                 http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
             }

@@ -29,7 +29,9 @@ import java.util.Map;
 /**
  * Runtime decoder of the {@code featurestream-avro} format: Confluent wire-format bytes to
  * internal {@link RowData} in the DDL's value-column order. Never throws on bad bytes (see
- * {@link FeaturestreamAvroFormatFactory}); a registry outage does throw.
+ * {@link FeaturestreamAvroFormatFactory}). A registry outage holds decoding back (retried with
+ * backoff, counted in {@code registryLookupRetries}) and throws only when it outlasts the retry
+ * timeout.
  */
 public final class FeaturestreamAvroDeserializationSchema implements DeserializationSchema<RowData> {
 
@@ -68,6 +70,9 @@ public final class FeaturestreamAvroDeserializationSchema implements Deserializa
     @Override
     public void open(InitializationContext context) {
         ensureOpen();
+        org.apache.flink.metrics.Counter retries =
+                context.getMetricGroup().counter("registryLookupRetries");
+        wire.onRetry(retries::inc);
     }
 
     private void ensureOpen() {

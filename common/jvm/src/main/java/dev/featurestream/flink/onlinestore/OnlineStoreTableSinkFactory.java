@@ -107,6 +107,15 @@ public class OnlineStoreTableSinkFactory implements DynamicTableSinkFactory {
                             "Longest time a row waits in a partial batch; 0 = flush only when the "
                                     + "batch is full and on checkpoints / end of input.");
 
+    public static final ConfigOption<Duration> RETRY_TIMEOUT =
+            ConfigOptions.key("retry-timeout")
+                    .durationType()
+                    .defaultValue(Duration.ofMinutes(5))
+                    .withDescription(
+                            "How long a batch is retried, with backoff up to 5 s, while Redis is "
+                                    + "unreachable or failing; then the task fails and Flink "
+                                    + "restarts it from the last checkpoint.");
+
     @Override
     public String factoryIdentifier() {
         return IDENTIFIER;
@@ -130,6 +139,7 @@ public class OnlineStoreTableSinkFactory implements DynamicTableSinkFactory {
         options.add(TTL);
         options.add(BATCH_SIZE);
         options.add(FLUSH_INTERVAL);
+        options.add(RETRY_TIMEOUT);
         options.add(FactoryUtil.SINK_PARALLELISM);
         return options;
     }
@@ -164,6 +174,11 @@ public class OnlineStoreTableSinkFactory implements DynamicTableSinkFactory {
             throw invalid("option 'flush-interval' must not be negative, got " + flushInterval);
         }
 
+        Duration retryTimeout = options.get(RETRY_TIMEOUT);
+        if (retryTimeout.isNegative()) {
+            throw invalid("option 'retry-timeout' must not be negative, got " + retryTimeout);
+        }
+
         RowType rowType = (RowType) context.getPhysicalRowDataType().getLogicalType();
         VectorLayout layout =
                 VectorLayout.of(
@@ -175,7 +190,12 @@ public class OnlineStoreTableSinkFactory implements DynamicTableSinkFactory {
                         options.get(EVENT_TIME_COLUMN));
         WriterSettings settings =
                 new WriterSettings(
-                        url, loadScript(), ttl.toMillis(), batchSize, flushInterval.toMillis());
+                        url,
+                        loadScript(),
+                        ttl.toMillis(),
+                        batchSize,
+                        flushInterval.toMillis(),
+                        retryTimeout.toMillis());
         return new OnlineStoreTableSink(
                 layout, settings, options.getOptional(FactoryUtil.SINK_PARALLELISM).orElse(null));
     }

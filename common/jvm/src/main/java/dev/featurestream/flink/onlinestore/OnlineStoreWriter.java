@@ -48,12 +48,17 @@ final class OnlineStoreWriter implements SinkWriter<RowData> {
 
     OnlineStoreWriter(VectorLayout layout, WriterSettings settings, WriterInitContext context) {
         this.encoder = new VectorEncoder(layout, settings.ttlMillis());
-        this.store = new RedisVectorStore(settings.url(), settings.script());
+        SinkWriterMetricGroup metrics = context.metricGroup();
+        this.store =
+                new RedisVectorStore(
+                        settings.url(),
+                        settings.script(),
+                        settings.retryTimeoutMillis(),
+                        metrics.counter("onlineStoreRetries"));
         this.batchSize = settings.batchSize();
         this.flushIntervalMillis = settings.flushIntervalMillis();
         this.timeService = context.getProcessingTimeService();
         this.buffer = new ArrayList<>(batchSize);
-        SinkWriterMetricGroup metrics = context.metricGroup();
         this.written = metrics.counter("onlineStoreWritten");
         this.skippedOlder = metrics.counter("onlineStoreSkippedOlder");
         this.droppedInvalid = metrics.counter("onlineStoreDroppedInvalid");

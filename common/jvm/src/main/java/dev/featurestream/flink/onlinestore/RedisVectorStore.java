@@ -2,6 +2,7 @@ package dev.featurestream.flink.onlinestore;
 
 import dev.featurestream.flink.onlinestore.VectorEncoder.VectorWrite;
 
+import org.apache.flink.metrics.Counter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,10 +19,11 @@ import java.util.List;
 
 /**
  * One Redis connection running the newer-wins script: SCRIPT LOAD once, then EVALSHA for a whole
- * batch in one pipeline. Failures are retried with exponential backoff; when they persist the
- * write fails with an IOException naming the (redacted) URL, which fails the task: Redis being
- * unreachable is an infrastructure problem, and Flink's restart strategy replays from the last
- * checkpoint, which newer-wins makes harmless.
+ * batch in one pipeline. Failures are retried with exponential backoff (100 ms doubling up to
+ * 5 s) for up to the retry timeout, so a Redis restart or a network blip holds the writer back
+ * (backpressure) rather than failing the job. When failures outlast it, the write fails with an
+ * IOException naming the (redacted) URL, which fails the task; Flink's restart strategy then
+ * replays from the last checkpoint, which newer-wins makes harmless.
  *
  * <p>Not thread-safe: used only from the writer's task thread.
  */
@@ -29,10 +31,8 @@ final class RedisVectorStore implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(RedisVectorStore.class);
 
-    /** Tries per batch; with the backoff below a batch gives up after ~3 s of failures. */
-    static final int MAX_ATTEMPTS = 6;
-
     private static final long FIRST_BACKOFF_MILLIS = 100;
+    private static final long MAX_BACKOFF_MILLIS = 5_000;
     private static final int CONNECT_TIMEOUT_MILLIS = 2_000;
     /** Generous: a full pipeline of script calls on a busy server must not time out. */
     private static final int SOCKET_TIMEOUT_MILLIS = 10_000;
@@ -43,26 +43,32 @@ final class RedisVectorStore implements AutoCloseable {
     private final URI uri;
     private final String redactedUrl;
     private final String script;
+    private final long retryTimeoutMillis;
+    private final Counter retries;
     private Jedis jedis;
     private String scriptSha;
 
-    RedisVectorStore(String url, String script) {
+    RedisVectorStore(String url, String script, long retryTimeoutMillis, Counter retries) {
         this.uri = URI.create(url);
         this.redactedUrl = redact(url);
         this.script = script;
+        this.retryTimeoutMillis = retryTimeoutMillis;
+        this.retries = retries;
     }
 
     /**
      * Runs the script for every row of {@code batch}; returns once all are applied.
      *
-     * @throws IOException when Redis still fails after {@link #MAX_ATTEMPTS} tries
+     * @throws IOException when Redis still fails after the retry timeout
      */
     Outcome write(List<VectorWrite> batch) throws IOException, InterruptedException {
         List<VectorWrite> pending = batch;
         long written = 0;
         long skipped = 0;
         RuntimeException lastError = null;
-        for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+        long deadline = System.nanoTime() + retryTimeoutMillis * 1_000_000L;
+        long backoff = FIRST_BACKOFF_MILLIS;
+        for (int attempt = 1; ; attempt++) {
             List<VectorWrite> failed = new ArrayList<>();
             try {
                 connect();
@@ -102,26 +108,30 @@ final class RedisVectorStore implements AutoCloseable {
                 return new Outcome(written, skipped);
             }
             pending = failed;
-            if (attempt < MAX_ATTEMPTS) {
-                LOG.warn(
-                        "online store: {} of {} rows not written to Redis at {} (attempt {} of {}): {}",
-                        failed.size(),
-                        batch.size(),
-                        redactedUrl,
-                        attempt,
-                        MAX_ATTEMPTS,
-                        lastError.getMessage());
-                if (!(lastError instanceof JedisNoScriptException)) {
-                    Thread.sleep(FIRST_BACKOFF_MILLIS << (attempt - 1));
-                }
+            if (System.nanoTime() - deadline >= 0) {
+                break;
+            }
+            retries.inc();
+            LOG.warn(
+                    "online store: {} of {} rows not written to Redis at {} (attempt {}, retrying"
+                            + " for up to {} ms in all): {}",
+                    failed.size(),
+                    batch.size(),
+                    redactedUrl,
+                    attempt,
+                    retryTimeoutMillis,
+                    lastError.getMessage());
+            if (!(lastError instanceof JedisNoScriptException)) {
+                Thread.sleep(backoff);
+                backoff = Math.min(backoff * 2, MAX_BACKOFF_MILLIS);
             }
         }
         throw new IOException(
                 "online store: writing to Redis at "
                         + redactedUrl
-                        + " failed "
-                        + MAX_ATTEMPTS
-                        + " times ("
+                        + " failed for "
+                        + retryTimeoutMillis
+                        + " ms ("
                         + pending.size()
                         + " rows unwritten, e.g. key "
                         + pending.get(0).key()

@@ -10,9 +10,15 @@ import java.io.Serializable;
  * @param ttlMillis PEXPIRE of a written vector; 0 = none
  * @param batchSize rows per pipeline
  * @param flushIntervalMillis longest wait of a row in a partial batch; 0 = no timer
+ * @param retryTimeoutMillis how long a batch is retried while Redis fails before the task fails
  */
 record WriterSettings(
-        String url, String script, long ttlMillis, int batchSize, long flushIntervalMillis)
+        String url,
+        String script,
+        long ttlMillis,
+        int batchSize,
+        long flushIntervalMillis,
+        long retryTimeoutMillis)
         implements Serializable {
 
     @Override
@@ -26,6 +32,8 @@ record WriterSettings(
                 + batchSize
                 + ", flush-interval="
                 + flushIntervalMillis
+                + " ms, retry-timeout="
+                + retryTimeoutMillis
                 + " ms";
     }
 }
