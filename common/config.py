@@ -51,6 +51,9 @@ class StackConfig(BaseSettings):
     redis_port: int = Field(16379, description="Redis port.")
     flink_rest_port: int = Field(18082, description="Flink REST API and web UI (`rest.port`).")
     flink_rpc_port: int = Field(16123, description="Flink JobManager RPC (`jobmanager.rpc.port`).")
+    zookeeper_port: int = Field(
+        12181, description="ZooKeeper client port (the Flink cluster's high availability)."
+    )
     flink_taskmanager_slots: int = Field(
         4, description="Slots of the one TaskManager (`taskmanager.numberOfTaskSlots`)."
     )

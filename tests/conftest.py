@@ -24,6 +24,7 @@ PORT_FIELDS = (
     "redis_port",
     "flink_rest_port",
     "flink_rpc_port",
+    "zookeeper_port",
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import shutil
+import socket
 import string
 import subprocess
 import sys
@@ -279,7 +280,8 @@ def flink_dirs(config: StackConfig) -> dict[str, Path]:
     """The stack's Flink conf, lib, checkpoint, savepoint and scratch directories."""
     home = config.data_dir / "flink"
     return {
-        name: home / name for name in ("conf", "lib", "checkpoints", "savepoints", "tmp", "run")
+        name: home / name
+        for name in ("conf", "lib", "checkpoints", "savepoints", "tmp", "run", "ha")
     }
 
 
@@ -312,6 +314,12 @@ def flink_settings(config: StackConfig) -> dict[str, Any]:
         "rest.address": config.host,
         "rest.bind-address": config.host,
         "rest.port": config.flink_rest_port,
+        # High availability as in production (there: Kubernetes configmaps): a killed
+        # JobManager's successor takes its jobs back from ZooKeeper and the storage dir.
+        "high-availability.type": "zookeeper",
+        "high-availability.zookeeper.quorum": f"{config.host}:{config.zookeeper_port}",
+        "high-availability.storageDir": dirs["ha"].as_uri(),
+        "high-availability.cluster-id": "featurestream-local",
         "execution.checkpointing.dir": dirs["checkpoints"].as_uri(),
         "execution.checkpointing.savepoint-dir": dirs["savepoints"].as_uri(),
         "io.tmp.dirs": str(dirs["tmp"]),
@@ -378,6 +386,56 @@ def _flink_health(config: StackConfig) -> str | None:
     return None
 
 
+# --- ZooKeeper (Flink high availability) ---------------------------------------------------
+
+
+def zookeeper_dir(config: StackConfig) -> Path:
+    """ZooKeeper's data: Flink's leader, job graphs and checkpoint pointers."""
+    return config.data_dir / "zookeeper"
+
+
+def _prepare_zookeeper(config: StackConfig) -> list[ProcessSpec]:
+    data = zookeeper_dir(config)
+    data.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "tickTime": 2000,
+        "initLimit": 10,
+        "syncLimit": 5,
+        "dataDir": data,
+        "clientPort": config.zookeeper_port,
+        "clientPortAddress": config.host,
+        "maxClientCnxns": 0,
+        "admin.enableServer": "false",
+        "4lw.commands.whitelist": "srvr",
+    }
+    cfg = data / "zoo.cfg"
+    cfg.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+    jars = artifacts.part_dir(config.cache_dir, "zookeeper")
+    command = [
+        java(),
+        "-Xms64m",
+        "-Xmx256m",
+        "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+        "-cp",
+        str(jars / "*"),
+        "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+        str(cfg),
+    ]
+    return [ProcessSpec("zookeeper", command, cwd=data)]
+
+
+def _zookeeper_health(config: StackConfig) -> str | None:
+    # `srvr`, not `ruok`: ruok says imok as soon as the port listens, even when the server
+    # itself failed to start.
+    try:
+        with socket.create_connection((config.host, config.zookeeper_port), timeout=2) as conn:
+            conn.sendall(b"srvr")
+            answer = conn.recv(4096)
+    except OSError as exc:
+        return f"srvr failed: {exc}"
+    return None if b"Mode: standalone" in answer else f"srvr answered {answer[:80]!r}"
+
+
 PARTS: tuple[Part, ...] = (
     Part(
         name="kafka",
@@ -404,6 +462,13 @@ PARTS: tuple[Part, ...] = (
         health=_redis_health,
     ),
     Part(
+        name="zookeeper",
+        ports=(Port("zookeeper_port", "ZooKeeper"),),
+        address=lambda c: f"{c.host}:{c.zookeeper_port}",
+        prepare=_prepare_zookeeper,
+        health=_zookeeper_health,
+    ),
+    Part(
         name="flink",
         ports=(Port("flink_rest_port", "Flink REST"), Port("flink_rpc_port", "Flink RPC")),
         address=lambda c: c.flink_rest_url,
@@ -416,6 +481,7 @@ PROCESS_NAMES: dict[str, tuple[str, ...]] = {
     "kafka": ("kafka",),
     "registry": ("registry",),
     "redis": ("redis",),
+    "zookeeper": ("zookeeper",),
     "flink": ("flink-jobmanager", "flink-taskmanager"),
 }
 

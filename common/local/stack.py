@@ -158,6 +158,9 @@ def up(config: StackConfig, only: list[str] | None = None) -> None:
     setup(config)
     selected = [parts.by_name(n) for n in only] if only else list(parts.PARTS)
     for part in selected:
+        if part.name == "flink":
+            # Flink's JobManager gives up at once when ZooKeeper (its HA store) does not answer.
+            _wait_healthy(config, [parts.by_name("zookeeper")])
         _start_part(config, part)
     _wait_healthy(config, selected)
 
@@ -165,7 +168,10 @@ def up(config: StackConfig, only: list[str] | None = None) -> None:
 def down(config: StackConfig) -> list[str]:
     """Stop exactly the processes this stack started (by pid file); return the names stopped.
 
-    Flink goes first (its jobs write to Kafka and Redis), then the other parts together.
+    Flink goes first (its jobs write to Kafka and Redis), then the other parts together. The
+    cluster's high-availability state goes too: it exists to survive a crashed JobManager, and
+    the next ``up`` must not bring back jobs of a stack that was shut down on purpose (their
+    retained checkpoints and savepoints stay).
     """
     stopped = []
 
@@ -184,6 +190,9 @@ def down(config: StackConfig) -> list[str]:
         for port in part.ports:
             if not processes.wait_gone(config.host, port.value(config)) and stopped:
                 progress.step(f"warning: port {port.value(config)} ({port.what}) still in use")
+    if not any(processes.alive(parts.run_dir(config), n) for n in parts.PROCESS_NAMES["zookeeper"]):
+        for state in (parts.zookeeper_dir(config), parts.flink_dirs(config)["ha"]):
+            shutil.rmtree(state, ignore_errors=True)
     return stopped
 
 

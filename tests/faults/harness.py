@@ -86,6 +86,7 @@ class Load:
         self.produced_at: dict[str, float] = {}
         """event id → wall-clock time it was handed to the producer."""
         self.failures: list[str] = []
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"load-{kind}", daemon=True)
         ensure_topic(config, topic)
@@ -107,6 +108,11 @@ class Load:
     def start(self) -> Load:
         self._thread.start()
         return self
+
+    def produced(self) -> dict[str, float]:
+        """A copy of ``produced_at``, safe while the load runs."""
+        with self._lock:
+            return dict(self.produced_at)
 
     def stop(self) -> None:
         """Stop producing and wait until every record is acknowledged."""
@@ -150,7 +156,8 @@ class Load:
                     break
                 except BufferError:
                     self.producer.poll(0.05)
-            self.produced_at[record[id_column]] = time.time()
+            with self._lock:
+                self.produced_at[record[id_column]] = time.time()
             self.producer.poll(0)
 
 
@@ -380,7 +387,8 @@ class Arrivals:
     """Consumes ``topic`` (``read_committed``) in the background; when each event id arrived."""
 
     def __init__(self, config: StackConfig, topic: str, decode: Callable[[bytes], str]) -> None:
-        self.first_seen: dict[str, float] = {}
+        self._first_seen: dict[str, float] = {}
+        self._lock = threading.Lock()
         self._decode = decode
         self._stop = threading.Event()
         self._consumer = Consumer(
@@ -403,13 +411,22 @@ class Arrivals:
                 if message.error() or message.value() is None:
                     continue
                 now = time.time()
-                self.first_seen.setdefault(self._decode(message.value()), now)
+                event_id = self._decode(message.value())
+                with self._lock:
+                    self._first_seen.setdefault(event_id, now)
+
+    @property
+    def first_seen(self) -> dict[str, float]:
+        """A copy: event id → when its first row arrived."""
+        with self._lock:
+            return dict(self._first_seen)
 
     def recovery_after(self, kill_time: float, produced_at: dict[str, float]) -> float | None:
-        """Seconds from ``kill_time`` to the first row of an event produced after it."""
+        """Seconds from ``kill_time`` to the first row of an event produced after it
+        (``produced_at``: a copy, ``Load.produced``)."""
         after = [
             seen
-            for event_id, seen in list(self.first_seen.items())  # copied under the GIL
+            for event_id, seen in self.first_seen.items()
             if produced_at.get(event_id, 0.0) > kill_time
         ]
         return min(after) - kill_time if after else None

@@ -12,7 +12,9 @@ waiting for the outputs to move again each time:
 3. ``kill -9`` of the Kafka broker (and with it the transaction coordinator), restarted;
 4. ``kill -9`` of Redis, restarted; then Redis frozen (SIGSTOP) for 30 s;
 5. the schema registry killed for 30 s, while payments with a writer schema id the jobs have
-   never seen arrive.
+   never seen arrive;
+6. ``kill -9`` of the JobManager: the stack runs Flink with ZooKeeper high availability, and
+   the new JobManager takes the same jobs back from their latest checkpoints.
 
 Then, for a ``read_committed`` reader: every good event exactly once per view and per model,
 every bad record exactly once in ``dlq.<job>`` with its reason, values equal to the DuckDB
@@ -153,10 +155,10 @@ def _recovered(run: Run, probe: Arrivals, load: Load, injection: Injection) -> N
     wait_for("the jobs to run again", run.all_running, timeout_s=240)
     wait_for(
         f"rows of events produced after {injection.fault}",
-        lambda: probe.recovery_after(injection.at, load.produced_at) is not None,
+        lambda: probe.recovery_after(injection.at, load.produced()) is not None,
         timeout_s=240,
     )
-    injection.recovery_s = probe.recovery_after(injection.at, load.produced_at)
+    injection.recovery_s = probe.recovery_after(injection.at, load.produced())
 
 
 def _inject(
@@ -298,6 +300,17 @@ def test_outputs_stay_exact_through_kills_outages_and_hostile_input(
             )
             # Recovery here: the outage → the first row of a payment with the new writer id.
             done.recovery_s = min(probe.first_seen[i] for i in outage_ids) - done.at
+
+            # 6. The JobManager: its successor takes the jobs back from ZooKeeper HA.
+            def kill_jobmanager() -> None:
+                kill9(config, "flink-jobmanager")
+                restart(config, "flink")
+
+            done = _inject(
+                run, probe, payments, "JobManager kill -9 (ZooKeeper HA)", kill_jobmanager
+            )
+            # The new JobManager starts a fresh exception history: no count to compare.
+            done.job_failures = 0
         finally:
             payments.stop()
             trades.stop()

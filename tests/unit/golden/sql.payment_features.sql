@@ -128,6 +128,7 @@ SELECT *, CASE
     WHEN `event_time` > LOCALTIMESTAMP + INTERVAL '0 00:05:00.000' DAY TO SECOND(3) THEN 'future_event_time'
     WHEN `event_time` <= CURRENT_WATERMARK(`event_time`) THEN 'late'
     WHEN `card_id` IS NULL OR CHAR_LENGTH(TRIM(`card_id`)) = 0 OR `merchant_id` IS NULL OR CHAR_LENGTH(TRIM(`merchant_id`)) = 0 THEN 'null_key'
+    WHEN CHAR_LENGTH(`card_id`) > 256 OR CHAR_LENGTH(`merchant_id`) > 256 OR CHAR_LENGTH(`payment_id`) > 256 THEN 'key_too_long'
     WHEN (amount_minor >= 0) IS NOT TRUE OR (amount_usd_cents >= 0) IS NOT TRUE THEN 'invalid_value'
   END AS `reject_reason`
 FROM `source_events`;
@@ -182,7 +183,7 @@ CREATE TABLE `dead_letters` (
     {
       "name": "reason",
       "type": "string",
-      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `future_event_time` (event time further ahead of the wall clock, when read, than the source allows), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
+      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `key_too_long` (an entity key or the event id is longer than the source allows), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `future_event_time` (event time further ahead of the wall clock, when read, than the source allows), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
     },
     {
       "name": "message",
@@ -586,7 +587,7 @@ CREATE TABLE `window_dead_letters` (
     {
       "name": "reason",
       "type": "string",
-      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `future_event_time` (event time further ahead of the wall clock, when read, than the source allows), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
+      "doc": "Machine-readable reason code. A string rather than an enum so that a new code never breaks a reader. Known codes: `undecodable` (the Avro body does not decode), `wrong_magic_byte` (the first byte is not 0, so not the Confluent wire format), `unknown_schema_id` (the registry has no schema with the id in the header), `truncated` (fewer than 5 bytes, or the body ends early), `null_key` (the record has no key where one is required), `key_too_long` (an entity key or the event id is longer than the source allows), `invalid_value` (decodes, but a field breaks a rule of the job), `late` (event time not after the watermark), `future_event_time` (event time further ahead of the wall clock, when read, than the source allows), `late_after_restore` (event time not after what the key''s window state had already released before a restart; concerns one view, see `feature_view`)."
     },
     {
       "name": "message",
@@ -632,6 +633,7 @@ SELECT `src_topic`, `src_partition`, `src_offset`, 'payment_features', fs_count_
     WHEN 'late' THEN 'event time ' || CAST(`event_time` AS STRING) || ' is not after the watermark ' || COALESCE(CAST(CURRENT_WATERMARK(`event_time`) AS STRING), '')
     WHEN 'future_event_time' THEN 'event time ' || CAST(`event_time` AS STRING) || ' is more than 5 min after the wall clock when read (' || CAST(LOCALTIMESTAMP AS STRING) || ')'
     WHEN 'null_key' THEN 'an entity key is null or empty'
+    WHEN 'key_too_long' THEN 'an entity key or the event id is longer than 256 characters'
     WHEN 'invalid_value' THEN 'a value check failed: amount_minor >= 0; amount_usd_cents >= 0'
     ELSE 'value could not be decoded: ' || `reject_reason`
   END,
