@@ -270,6 +270,14 @@ def _report_submitted(config: StackConfig, name: str, job_id: str, wait_s: float
     multiple=True,
     help="inference_requests only: serve just this model (repeatable; default all).",
 )
+@click.option(
+    "--state-backend",
+    type=click.Choice(["heap", "rocksdb"]),
+    default="heap",
+    show_default=True,
+    help="heap: fast, in the TaskManager's memory. rocksdb: on disk with incremental "
+    "checkpoints, as the chart deploys (use it to see production's state behaviour).",
+)
 def run(
     job_name: str,
     no_online_store: bool,
@@ -306,6 +314,14 @@ def run(
 )
 @click.option("-p", "--parallelism", type=click.IntRange(min=1))
 @click.option("--keep-topics", is_flag=True, help="Keep the run's intermediate topics.")
+@click.option(
+    "--state-backend",
+    type=click.Choice(["heap", "rocksdb"]),
+    default="heap",
+    show_default=True,
+    help="Every input row waits in state until the end of the input: rocksdb keeps it on "
+    "disk, for history larger than the TaskManager's memory. Both give the same rows.",
+)
 def offline(
     job_name: str,
     source: str,
@@ -314,6 +330,7 @@ def offline(
     models: tuple[str, ...],
     parallelism: int | None,
     keep_topics: bool,
+    state_backend: str,
 ) -> None:
     """Training rows: JOB's views (or one model's requests, flattened) over bounded history,
     exactly as the stream computes them."""
@@ -331,6 +348,7 @@ def offline(
             parallelism=parallelism,
             keep_topics=keep_topics,
             on_progress=click.echo,
+            state_backend=state_backend,
         )
     except (ValueError, flink_client.FlinkJobError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -45,7 +45,8 @@ def free_ports(count: int) -> list[int]:
 def fresh_stack_config(data_dir: os.PathLike[str]) -> StackConfig:
     """A stack config with its own data dir and free ports (cache dir shared)."""
     ports = dict(zip(PORT_FIELDS, free_ports(len(PORT_FIELDS)), strict=True))
-    return load_stack_config(data_dir=data_dir, **ports)
+    # Six slots: the fault suite runs both feature jobs, the request job and a scoring job.
+    return load_stack_config(data_dir=data_dir, flink_taskmanager_slots=6, **ports)
 
 
 def export(config: StackConfig) -> dict[str, str]:

@@ -19,6 +19,7 @@ from common.features import handoff
 from common.features.sql import CompiledJob, FeatureJob, JobSettings, compile_job
 
 DEFAULT_CHECKPOINT_INTERVAL = "1 s"
+STATE_BACKENDS = ("heap", "rocksdb")
 DEFAULT_WATERMARK_INTERVAL = "200 ms"
 MAX_PARALLELISM = 128
 
@@ -40,6 +41,12 @@ def add_kafka_job_arguments(
     parser.add_argument("--topic-suffix", default="", help="appended to every output topic")
     parser.add_argument("--startup", choices=("group", "earliest", "latest"), default="group")
     parser.add_argument("--bounded", action="store_true", help="stop at today's end offsets")
+    parser.add_argument(
+        "--streaming-watermark",
+        action="store_true",
+        help="with --bounded: keep the streaming watermark instead of holding it until the end "
+        "of the input (benchmarks of streaming behaviour; late rows are then dead letters)",
+    )
     parser.add_argument("--group-id", help=f"default: {group_id}")
     parser.add_argument("--checkpoint-interval", default=checkpoint_interval)
     parser.add_argument(
@@ -73,6 +80,13 @@ def base_arg_parser(
     parser.add_argument("--redis-url", default=config.redis_url)
     parser.add_argument("--no-online-store", action="store_true", help="leave Redis out")
     parser.add_argument(
+        "--state-backend",
+        choices=STATE_BACKENDS,
+        default="heap",
+        help="heap (local default) or rocksdb (state on disk, incremental checkpoints: what "
+        "the chart deploys)",
+    )
+    parser.add_argument(
         "--await-start",
         type=Path,
         metavar="FILE",
@@ -105,6 +119,7 @@ def settings_from_args(
         topic_suffix=args.topic_suffix,
         startup=args.startup,
         bounded=args.bounded,
+        streaming_watermark=args.streaming_watermark,
         group_id=args.group_id,
         kafka_properties=creds.kafka_properties,
         registry_user_info=creds.registry_user_info,
@@ -138,11 +153,13 @@ def table_environment(
     pipeline_name: str,
     checkpoint_interval: str,
     watermark_interval: str = DEFAULT_WATERMARK_INTERVAL,
+    state_backend: str | None = None,
 ) -> Any:
     """A streaming TableEnvironment with featurestream's job settings (exactly-once, UTC).
 
     ``pipeline_name`` is the Flink job name (``featurestream-<job>``): the CLI finds running
-    jobs by it.
+    jobs by it. ``state_backend`` ``heap`` or ``rocksdb`` sets the job's state backend; None
+    leaves the cluster's.
     """
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
@@ -165,6 +182,14 @@ def table_environment(
     # Chained operators hand rows on without a copy each (a quarter of the window function's
     # time went to copying; the SQL runtime and WindowFeatures never hold on to an input row).
     config.set("pipeline.object-reuse", "true")
+    if state_backend == "rocksdb":
+        # As the chart deploys it (templates/flinkdeployment.yaml).
+        config.set("state.backend.type", "rocksdb")
+        config.set("execution.checkpointing.incremental", "true")
+    elif state_backend == "heap":
+        config.set("state.backend.type", "hashmap")
+    elif state_backend is not None:
+        raise ValueError(f"state backend {state_backend!r}: use one of {STATE_BACKENDS}")
     return env
 
 
@@ -218,14 +243,15 @@ def submit(
     watermark_interval: str = DEFAULT_WATERMARK_INTERVAL,
     registry_user_info: str | None = None,
     await_start: Path | None = None,
+    state_backend: str | None = None,
 ) -> str | None:
     """Plan a view-computing job (its window functions registered) and execute it.
 
-    ``await_start``: see ``execute``.
+    ``await_start``: see ``execute``; ``state_backend``: see ``table_environment``.
     """
     from pyflink.java_gateway import get_gateway
 
-    env = table_environment(pipeline_name, checkpoint_interval, watermark_interval)
+    env = table_environment(pipeline_name, checkpoint_interval, watermark_interval, state_backend)
     env.execute_sql(
         "CREATE TEMPORARY SYSTEM FUNCTION fs_count_dead_letter "
         "AS 'dev.featurestream.flink.CountDeadLetter' LANGUAGE JAVA"
@@ -265,6 +291,7 @@ def run_driver(
         watermark_interval=args.watermark_interval,
         registry_user_info=creds.registry_user_info,
         await_start=args.await_start,
+        state_backend=args.state_backend,
     )
     if job_id is None and args.await_start is not None:
         print(f"{pipeline_name}: told not to start", flush=True)

@@ -49,6 +49,8 @@ class RunOptions:
         allow_non_restored_state: With ``from_savepoint``: skip state of removed operators.
         extra_args: Passed to the job driver as they are (``--watermark-interval 50 ms``).
         module: The driver module; default ``jobs.<job>.job`` (tests run changed versions).
+        state_backend: ``heap`` (the local default: fast, state in the TaskManager's heap) or
+            ``rocksdb`` (what the chart deploys: state on disk, incremental checkpoints).
     """
 
     parallelism: int | None = None
@@ -64,6 +66,7 @@ class RunOptions:
     allow_non_restored_state: bool = False
     extra_args: tuple[str, ...] = ()
     module: str | None = None
+    state_backend: str = "heap"
 
     def kafka_job_args(self, config: StackConfig) -> list[str]:
         """Arguments every Kafka job module takes (``job.add_kafka_job_arguments``)."""
@@ -90,6 +93,7 @@ class RunOptions:
     def job_args(self, config: StackConfig) -> list[str]:
         """Arguments for ``jobs/<job>/job.py`` of a feature job or the inference job."""
         args = [*self.kafka_job_args(config), "--redis-url", config.redis_url]
+        args += ["--state-backend", self.state_backend]
         for model in self.models:
             args += ["--model", model]
         if not self.online_store:

@@ -175,9 +175,14 @@ def run_offline(
     parallelism: int | None = None,
     keep_topics: bool = False,
     on_progress: Callable[[str], None] = lambda _: None,
+    state_backend: str = "heap",
 ) -> OfflineSummary:
     """Compute ``job``'s views (or, for the inference job, one model's requests) over
     ``source`` (an Avro file or a topic) into Parquet.
+
+    Every row waits in the window functions' state until the end of the input (decision 51):
+    ``state_backend="rocksdb"`` keeps it on disk, for history larger than the TaskManager's
+    memory.
 
     Raises:
         ValueError: an unknown view or model; an inference run without exactly one model.
@@ -220,6 +225,7 @@ def run_offline(
         online_store=False,
         group_id=f"featurestream-offline-{run_id}",
         models=tuple(chosen) if isinstance(job, InferenceJob) else (),
+        state_backend=state_backend,
     )
     outputs = list(output_topics(job, suffix, options.models))
     temporary += outputs

@@ -89,7 +89,11 @@ class JobSettings:
         source_topic: Overrides the source's topic (tests, offline replays).
         topic_suffix: Appended to every output topic (tests, offline runs).
         startup: ``earliest``, ``latest`` or ``group`` (committed offsets, else earliest).
-        bounded: Stop at the offsets that are the latest when the job starts.
+        bounded: Stop at the offsets that are the latest when the job starts. The watermark
+            then waits for the end of the input (nothing is late; decision 51) unless
+            ``streaming_watermark``.
+        streaming_watermark: With ``bounded``, keep the streaming watermark (late rows are
+            dead letters, as in streaming): for benchmarks of streaming behaviour.
         group_id: Consumer group; default ``featurestream-<job>``.
         kafka_properties: Extra Kafka client properties for every Kafka table (SASL, TLS),
             without the ``properties.`` prefix; see ``common.credentials``.
@@ -105,6 +109,7 @@ class JobSettings:
     topic_suffix: str = ""
     startup: str = "group"
     bounded: bool = False
+    streaming_watermark: bool = False
     group_id: str | None = None
     kafka_properties: dict[str, str] = field(default_factory=dict)
     registry_user_info: str | None = None
@@ -375,7 +380,7 @@ def source_ddl(job: FeatureJob, settings: JobSettings, names: Names = Names()) -
         "`src_partition` INT METADATA FROM 'partition' VIRTUAL",
         "`src_offset` BIGINT METADATA FROM 'offset' VIRTUAL",
         "`src_timestamp` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL",
-        watermark_clause(source, settings.bounded),
+        watermark_clause(source, settings.bounded and not settings.streaming_watermark),
     ]
     options = {
         "connector": "kafka",

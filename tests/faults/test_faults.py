@@ -1,10 +1,11 @@
 """The pipeline under faults: TaskManager kills, a broker kill, Redis and registry outages and
 hostile input, while payments and trades stream in; then checks that read only the outputs.
 
-One run drives ``payment_features`` (p=2), ``trade_features`` and ``inference_requests``
-(``payment_fraud``) on the session's stack with steady load (``FEATURESTREAM_FAULT_RATE``
-events/s of each kind, default 300, disorder within the bound) and injects, one after another,
-waiting for the outputs to move again each time:
+One run drives ``payment_features`` (p=2), ``trade_features``, ``inference_requests``
+(``payment_fraud``) and ``model_scoring`` (an artefact trained first) on the session's stack
+with steady load (``FEATURESTREAM_FAULT_RATE`` events/s of each kind, default 300, disorder
+within the bound) and injects, one after another, waiting for the outputs to move again each
+time:
 
 1. ``FEATURESTREAM_FAULT_TM_KILLS`` (default 3) ``kill -9`` of the TaskManager at random
    moments, one of them while a checkpoint is in flight; ``local up`` starts a new one;
@@ -16,7 +17,8 @@ waiting for the outputs to move again each time:
 6. ``kill -9`` of the JobManager: the stack runs Flink with ZooKeeper high availability, and
    the new JobManager takes the same jobs back from their latest checkpoints.
 
-Then, for a ``read_committed`` reader: every good event exactly once per view and per model,
+Then, for a ``read_committed`` reader: every good event exactly once per view, per model's
+requests and per model's results,
 every bad record exactly once in ``dlq.<job>`` with its reason, values equal to the DuckDB
 reference, the online store holding each card's newest vector, and no job restarted by the
 Redis or registry outage. A second test shows the check failing on at-least-once sinks.
@@ -51,6 +53,8 @@ from common.generate.runner import generate_events
 from common.kafka import read_topic
 from common.local import flink_client
 from common.online_store import OnlineStore
+from jobs.inference_requests.models import PAYMENT_FRAUD
+from jobs.model_scoring import launch as scoring
 from tests.faults.harness import (
     Arrivals,
     Hostile,
@@ -68,6 +72,7 @@ from tests.faults.harness import (
     wait_for,
 )
 from tests.integration.feature_checks import assert_match_reference
+from tests.model_training import train_payment_fraud
 
 pytestmark = pytest.mark.faults
 
@@ -125,7 +130,12 @@ def _event_id(writers: Any) -> Any:
     return decode
 
 
-def _start(run: Run, sink_guarantee: str = "exactly-once", trades_only: bool = False) -> None:
+def _start(
+    run: Run,
+    sink_guarantee: str = "exactly-once",
+    trades_only: bool = False,
+    model: Path | None = None,
+) -> None:
     base = RunOptions(
         topic_suffix=run.suffix,
         startup="earliest",
@@ -143,6 +153,12 @@ def _start(run: Run, sink_guarantee: str = "exactly-once", trades_only: bool = F
     for name, options in plans:
         options = replace(options, group_id=f"{name}{run.suffix}")
         run.jobs[name] = submit(run.config, load_runnable(name), options)
+    if model is not None:
+        requests = run.topic(PAYMENT_FRAUD.request_topic)
+        options = replace(
+            base, parallelism=1, source_topic=requests, group_id=f"model_scoring{run.suffix}"
+        )
+        run.jobs["model_scoring"] = scoring.submit(run.config, PAYMENT_FRAUD, model, options)
     wait_for("every job's tasks to run", run.all_running, timeout_s=180)
 
 
@@ -211,9 +227,10 @@ def test_outputs_stay_exact_through_kills_outages_and_hostile_input(
     rng = random.Random(int(os.environ.get("FEATURESTREAM_FAULT_SEED", "11")))
     payments = Load(config, "payments", run.payments, RATE, PAYMENT_DISORDER_MS, seed=71)
     trades = Load(config, "trades", run.trades, RATE, TRADE_DISORDER_MS, seed=72)
+    train_payment_fraud(tmp_path)
     # Registered before the jobs start (they read the subjects): the outage's new writer id is
     # registered later, while the jobs run.
-    _start(run)
+    _start(run, model=tmp_path / "model")
     writers = registry.writer_schemas(registry.client(config))
     card_topic = run.topic("features.payment_card.v1")
     probe = Arrivals(config, card_topic, _event_id(writers))
@@ -373,6 +390,19 @@ def _verify(
         good_payments,
         (r["event_id"] for r in requests if r["event_id"] not in closers),
         "payment_fraud requests",
+    )
+    assert not found.lost and not found.duplicated, (len(found.lost), found.duplicated)
+    # Results: one per request, scored once, through the same faults.
+    results = run.topic(PAYMENT_FRAUD.result_topic)
+    watcher = Arrivals(config, results, _event_id(writers))
+    try:
+        wait_for("every result", lambda: good_payments <= set(watcher.first_seen), timeout_s=300)
+    finally:
+        watcher.close()
+    found = account(
+        good_payments,
+        (r["event_id"] for r in _rows(config, results, writers) if r["event_id"] not in closers),
+        "payment_fraud results",
     )
     assert not found.lost and not found.duplicated, (len(found.lost), found.duplicated)
 

@@ -59,19 +59,29 @@ def _wait_for(what: str, condition: Callable[[], bool], timeout_s: float = 240.0
 def test_offline_rows_do_not_depend_on_input_order_or_parallelism(
     stack_config: StackConfig, tmp_path: Path
 ) -> None:
-    """Time order at p=1, newest first at p=2, sorted by merchant at p=2: identical rows, all
-    equal to the reference, no dead letters."""
+    """Time order at p=1, newest first and sorted by merchant at p=2, shuffled at p=2 on RocksDB:
+    identical rows, all equal to the reference, no dead letters."""
     job = load_job("payment_features")
     events = history()
     assert span_days(events) > 40
-    runs = [("time_order", None, 1), ("reversed", "reversed", 2), ("by_merchant", "by_merchant", 2)]
+    runs = [
+        ("time_order", None, 1, "heap"),
+        ("reversed", "reversed", 2, "heap"),
+        ("by_merchant", "by_merchant", 2, "heap"),
+        ("shuffled", "shuffled", 2, "rocksdb"),
+    ]
     digests: dict[str, set[str]] = {v.qualified_name: set() for v in job.views}
     first: dict[str, list[dict[str, Any]]] = {}
-    for name, order, parallelism in runs:
+    for name, order, parallelism, backend in runs:
         records = events if order is None else reordered(events, order)
         path = _write_avro(tmp_path / f"{name}.avro", records)
         summary = run_offline(
-            stack_config, job, str(path), tmp_path / name, parallelism=parallelism
+            stack_config,
+            job,
+            str(path),
+            tmp_path / name,
+            parallelism=parallelism,
+            state_backend=backend,
         )
         assert summary.input_records == len(events)
         assert not summary.dead_letters, f"{name}: {summary.dead_letters}"

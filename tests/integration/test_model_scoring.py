@@ -8,14 +8,12 @@ the requests are real Avro records in the Confluent wire format, as the request 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import make_pipeline
@@ -24,46 +22,19 @@ from sklearn.preprocessing import FunctionTransformer
 from common import registry, serde
 from common.config import StackConfig
 from common.features.launch import RunOptions, wait_finished
-from common.generate.runner import generate_events
 from common.generate.sinks import KafkaSink, ensure_topic
 from common.local import flink_client
 from common.models.artifact import feature_frame, load_artifact, save_artifact
 from common.models.request_schema import request_id, schema_name, view_time_field
-from common.models.training import train_files
 from jobs.inference_requests.models import PAYMENT_FRAUD
 from jobs.model_scoring import launch
-from tests.feature_reference import reference_rows
 from tests.integration.feature_checks import read_values, subject_versions
+from tests.model_training import train_payment_fraud
 
 pytestmark = pytest.mark.integration
 
-START = datetime(2026, 6, 1, tzinfo=UTC)
-EVENTS = 12_000
-RATE = 4.0  # payments per simulated second: 50 minutes, long enough for bursts to play out
 REQUESTS = 3_000
 TOLERANCE = 1e-12
-
-
-def _training_rows() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rows shaped like the offline training set, and the generator's labels."""
-    generated = list(generate_events("payments", EVENTS, seed=21, start=START, rate=RATE))
-    events = [e.record for e in generated]
-    frame = pd.DataFrame(events)[["payment_id", "card_id", "merchant_id", "amount_usd_cents"]]
-    frame["event_time"] = pd.to_datetime([e["event_time"] for e in events], unit="ms", utc=True)
-    for view in PAYMENT_FRAUD.views:
-        rows = pd.DataFrame(reference_rows(view, events))
-        rows = rows.drop(columns=["event_time", view.entity.key])
-        frame = frame.merge(rows, left_on="payment_id", right_on="event_id").drop(
-            columns=["event_id"]
-        )
-    frame = frame.rename(columns={"payment_id": "event_id"})
-    labels = pd.DataFrame(
-        {
-            "payment_id": [e.record["payment_id"] for e in generated],
-            "is_fraud": [e.burst_id is not None for e in generated],
-        }
-    )
-    return frame.sort_values("event_time", ignore_index=True), labels
 
 
 def _feature(value: Any, avro_type: str) -> Any:
@@ -135,11 +106,7 @@ def test_every_request_scored_once_as_the_artefact_scores(
     stack_config: StackConfig, unique_topic, tmp_path: Path
 ) -> None:
     config = stack_config
-    frame, labels = _training_rows()
-    rows_file, labels_file = tmp_path / "rows.parquet", tmp_path / "labels.parquet"
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), rows_file)
-    pq.write_table(pa.Table.from_pandas(labels, preserve_index=False), labels_file)
-    metrics = train_files(PAYMENT_FRAUD, rows_file, labels_file, tmp_path / "model")
+    frame, metrics = train_payment_fraud(tmp_path)
     assert metrics["auc"]["test"] > 0.8  # the bursts are learnable from the card's velocity
     artifact = load_artifact(tmp_path / "model", PAYMENT_FRAUD)
 

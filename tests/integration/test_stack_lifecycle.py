@@ -34,6 +34,7 @@ def test_session_stack_is_healthy(stack_config: StackConfig) -> None:
         ("kafka", "healthy"),
         ("registry", "healthy"),
         ("redis", "healthy"),
+        ("zookeeper", "healthy"),
         ("flink", "healthy"),
     ]
 
@@ -45,7 +46,14 @@ def test_up_twice_is_harmless_and_down_leaves_no_process(
     try:
         stack.up(config)
         first = _pids(config)
-        assert set(first) == {"kafka", "registry", "redis", "flink-jobmanager", "flink-taskmanager"}
+        assert set(first) == {
+            "kafka",
+            "registry",
+            "redis",
+            "zookeeper",
+            "flink-jobmanager",
+            "flink-taskmanager",
+        }
         family = [psutil.Process(pid) for pid in first.values()]
         family += [child for proc in family for child in proc.children(recursive=True)]
 

@@ -118,6 +118,15 @@ def test_bounded_offline_settings_change_only_the_source_and_sinks() -> None:
     # Bounded: no watermark until the end of the input, so no row is ever late.
     assert "WATERMARK FOR `event_time` AS CAST(NULL AS TIMESTAMP(3))" in bounded.statements[0]
     assert "ELSE `event_time` - INTERVAL '0 00:00:02.000'" in streaming.statements[0]
+    # Benchmarks keep streaming's watermark over a bounded topic.
+    measured = compile_job(
+        job, JobSettings("k:1", "http://r", bounded=True, streaming_watermark=True)
+    )
+
+    def watermark(ddl: str) -> str:
+        return next(line for line in ddl.splitlines() if "WATERMARK FOR" in line)
+
+    assert watermark(measured.statements[0]) == watermark(streaming.statements[0])
 
 
 def test_a_far_future_event_time_never_moves_the_watermark() -> None:
