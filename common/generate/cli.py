@@ -17,7 +17,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from common.config import load_stack_config
-from common.generate.events import Kind
+from common.generate.events import Kind, Population
 from common.generate.runner import DEFAULT_COUNT, DEFAULT_SEED, Summary, produce
 from common.schemas import SchemaError
 
@@ -100,6 +100,34 @@ def _generate_options(command: F) -> F:
         click.option(
             "--topic", default=None, help="Destination topic. Default: trades or payments."
         ),
+        click.option(
+            "--cards",
+            type=click.IntRange(min=1),
+            default=Population().cards,
+            show_default=True,
+            help="Payments: how many cards (Zipf-skewed activity).",
+        ),
+        click.option(
+            "--merchants",
+            type=click.IntRange(min=1),
+            default=Population().merchants,
+            show_default=True,
+            help="Payments: how many merchants (a few hot ones).",
+        ),
+        click.option(
+            "--accounts",
+            type=click.IntRange(min=1),
+            default=Population().accounts,
+            show_default=True,
+            help="Trades: how many taker accounts.",
+        ),
+        click.option(
+            "--symbols",
+            type=click.IntRange(min=1),
+            default=Population().symbols,
+            show_default=True,
+            help="Trades: how many pairs (the five largest, then synthetic ALTnn-USD ones).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -122,6 +150,12 @@ def _run(kind: Kind, **options: Any) -> None:
         raise click.UsageError(
             "--bad-pct writes malformed Kafka values; it cannot be combined with --to-file"
         )
+    options["population"] = Population(
+        cards=options.pop("cards"),
+        merchants=options.pop("merchants"),
+        accounts=options.pop("accounts"),
+        symbols=options.pop("symbols"),
+    )
     config = load_stack_config()
     try:
         # A file is history: it keeps the rate's spacing, nobody waits for it in real time.

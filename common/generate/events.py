@@ -7,6 +7,7 @@ import random
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import accumulate
 from typing import Any, Literal, NamedTuple, TypeVar
@@ -28,6 +29,27 @@ CARD_NUMBER_LIKE = re.compile(r"\d{12,19}")
 _LONG_DIGIT_RUN = re.compile(r"\d{7,}")
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Population:
+    """How many entities the generators draw events from.
+
+    The defaults are the documented populations (50k cards, 5k merchants, 5k accounts, the five
+    largest crypto pairs): with them a seed gives the same events as before the population could
+    be chosen. A larger one models production scale (``bench/state_scale.py``: 200k cards,
+    10k accounts, 24 symbols).
+    """
+
+    cards: int = 50_000
+    merchants: int = 5_000
+    accounts: int = 5_000
+    symbols: int = 5
+
+    def __post_init__(self) -> None:
+        for name in ("cards", "merchants", "accounts", "symbols"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"population: {name} must be at least 1")
 
 
 class GeneratedEvent(NamedTuple):

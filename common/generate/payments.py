@@ -33,6 +33,7 @@ from common.generate.arrivals import Disorder, HawkesArrivals
 from common.generate.events import (
     PRODUCER,
     GeneratedEvent,
+    Population,
     chooser,
     opaque_ids,
     run_tag,
@@ -136,10 +137,11 @@ MERCHANT_CATEGORIES: tuple[MerchantCategory, ...] = (
     MerchantCategory("6051", "quasi-cash and crypto", 0.01, 150.0, 1.2, 0.95, True),
     MerchantCategory("5999", "miscellaneous retail", 0.08, 35.0, 1.0, 0.40, False),
 )
-CARD_COUNT = 50_000
+CARD_COUNT = Population().cards
 CARD_ZIPF_EXPONENT = 1.0
 CARD_ZIPF_OFFSET = 50.0  # the busiest card makes about 0.3 % of payments
-MERCHANT_COUNT = 5_000
+MERCHANT_COUNT = Population().merchants
+DEFAULT_POPULATION = Population()
 MERCHANT_ZIPF_EXPONENT = 1.05
 MERCHANT_ZIPF_OFFSET = 10.0  # the busiest merchant takes about 2 % of payments
 DOMESTIC_SHARE = 0.92
@@ -182,12 +184,12 @@ class _Merchant(NamedTuple):
     high_risk: bool
 
 
-def _merchants(population_seed: int) -> list[_Merchant]:
+def _merchants(population_seed: int, count: int) -> list[_Merchant]:
     rng = stream_rng(population_seed, "payments.merchants")
     choose_country = chooser(rng, COUNTRIES, [c.weight for c in COUNTRIES])
     choose_category = chooser(rng, MERCHANT_CATEGORIES, [m.weight for m in MERCHANT_CATEGORIES])
     merchants = []
-    for merchant_id in opaque_ids(rng, "mer_", MERCHANT_COUNT, 8):
+    for merchant_id in opaque_ids(rng, "mer_", count, 8):
         country = choose_country()
         category = choose_category()
         currency = CURRENCIES[country.currency]
@@ -217,6 +219,7 @@ def payment_events(
     start_ms: int,
     mean_gap_s: float,
     disorder_ms: int = 0,
+    entities: Population = DEFAULT_POPULATION,
 ) -> Iterator[GeneratedEvent]:
     """``count`` card payments, the same ones for the same arguments.
 
@@ -227,13 +230,16 @@ def payment_events(
         mean_gap_s: Mean simulated time between ordinary payments, seconds (burst payments come
             on top, about 1 % more).
         disorder_ms: Maximum jitter subtracted from each payment's event time.
+        entities: How many cards and merchants (``Population``; the defaults are
+            ``CARD_COUNT`` and ``MERCHANT_COUNT``).
     """
+    card_count, merchant_count = entities.cards, entities.merchants
     rng = stream_rng(seed, "payments")
     population = stream_rng(seed, "payments.cards")
     tag = run_tag("payments", seed, start_ms)
 
-    merchants = _merchants(seed)
-    merchant_weights = zipf_weights(MERCHANT_COUNT, MERCHANT_ZIPF_EXPONENT, MERCHANT_ZIPF_OFFSET)
+    merchants = _merchants(seed, merchant_count)
+    merchant_weights = zipf_weights(merchant_count, MERCHANT_ZIPF_EXPONENT, MERCHANT_ZIPF_OFFSET)
     choose_any_merchant = chooser(rng, merchants, merchant_weights)
     choose_domestic_merchant = {}
     for country in COUNTRIES:
@@ -249,12 +255,12 @@ def payment_events(
         )
     risky_merchants = [m for m in merchants if m.online or m.high_risk]
 
-    cards = opaque_ids(population, "tok_", CARD_COUNT, 16)
+    cards = opaque_ids(population, "tok_", card_count, 16)
     choose_home = chooser(population, [c.code for c in COUNTRIES], [c.weight for c in COUNTRIES])
     card_keys = [card.encode() for card in cards]
     card_homes = [choose_home() for _ in cards]
     choose_card = chooser(
-        rng, range(CARD_COUNT), zipf_weights(CARD_COUNT, CARD_ZIPF_EXPONENT, CARD_ZIPF_OFFSET)
+        rng, range(card_count), zipf_weights(card_count, CARD_ZIPF_EXPONENT, CARD_ZIPF_OFFSET)
     )
 
     next_gap = HawkesArrivals(
@@ -279,7 +285,7 @@ def payment_events(
             if uniform() < BURST_RISKY_MERCHANT_SHARE:
                 merchant = risky_merchants[int(uniform() * len(risky_merchants))]
             else:
-                merchant = merchants[int(uniform() * MERCHANT_COUNT)]
+                merchant = merchants[int(uniform() * merchant_count)]
             if position < BURST_CARD_TESTS:
                 usd = 0.5 + uniform() * (BURST_TEST_MAX_USD - 0.5)
             else:
@@ -303,7 +309,7 @@ def payment_events(
                 decline += DECLINE_CROSS_BORDER
             if uniform() < BURST_START_PROBABILITY:
                 # A stolen card: uniform over all cards, its payments spread over a few minutes.
-                victim = int(uniform() * CARD_COUNT)
+                victim = int(uniform() * card_count)
                 window = BURST_MIN_WINDOW_S + uniform() * (BURST_MAX_WINDOW_S - BURST_MIN_WINDOW_S)
                 size = randint(BURST_MIN_PAYMENTS, BURST_MAX_PAYMENTS)
                 offsets = sorted(uniform() * window for _ in range(size))

@@ -27,6 +27,7 @@ from common.generate.events import (
     SCHEMA_NAMES,
     GeneratedEvent,
     Kind,
+    Population,
     start_millis,
 )
 from common.generate.labels import Labels
@@ -54,8 +55,10 @@ def generate_events(
     start: datetime | None = None,
     disorder_ms: int = 0,
     rate: float | None = None,
+    population: Population | None = None,
 ) -> Iterator[GeneratedEvent]:
-    """Generate ``count`` events of ``kind``; the same ones for the same seed, start and rate.
+    """Generate ``count`` events of ``kind``; the same ones for the same seed, start, rate and
+    population.
 
     Args:
         kind: ``"trades"`` or ``"payments"``.
@@ -66,6 +69,8 @@ def generate_events(
         disorder_ms: Each event time is the simulated clock minus a uniform jitter in
             ``[0, disorder_ms]``, so events are at most this much out of order.
         rate: Mean events per simulated second; 1000 if ``None``.
+        population: How many cards, merchants, accounts and symbols to draw from; the default
+            ``Population()`` if ``None``.
 
     Example:
         >>> from datetime import UTC, datetime
@@ -81,7 +86,8 @@ def generate_events(
     if rate is not None and rate <= 0:
         raise ValueError("rate must be positive")
     mean_gap_s = 1.0 / rate if rate else UNTHROTTLED_MEAN_GAP_S
-    return _GENERATORS[kind](count, seed, start_millis(start), mean_gap_s, disorder_ms)
+    entities = population or Population()
+    return _GENERATORS[kind](count, seed, start_millis(start), mean_gap_s, disorder_ms, entities)
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,7 @@ def produce(
     labels: Path | None = None,
     on_progress: Callable[[Summary], None] | None = None,
     pace: bool = True,
+    population: Population | None = None,
 ) -> Summary:
     """Generate events and write them to Kafka (default) or to an Avro container file.
 
@@ -189,6 +196,7 @@ def produce(
         on_progress: Called about once a second with the summary so far.
         pace: With ``rate``, keep producing to the simulated clock's pace; False writes as fast
             as possible (history: the events' spacing is ``rate``'s, the write is not slowed).
+        population: How many cards, merchants, accounts and symbols (default ``Population()``).
 
     Returns:
         What was written. ``delivery_failures`` counts records Kafka did not acknowledge.
@@ -203,7 +211,7 @@ def produce(
         raise ValueError("malformed records (bad_pct) cannot be written to an Avro file")
     if labels is not None and kind != "payments":
         raise ValueError("labels exist for payments only (fraud-like bursts)")
-    events = generate_events(kind, count, seed, start, disorder_ms, rate)
+    events = generate_events(kind, count, seed, start, disorder_ms, rate, population)
     collected: Labels | None = None
     if labels is not None:
         collected = Labels()

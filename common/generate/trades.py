@@ -27,6 +27,7 @@ from common.generate.arrivals import Disorder, HawkesArrivals
 from common.generate.events import (
     PRODUCER,
     GeneratedEvent,
+    Population,
     chooser,
     opaque_ids,
     run_tag,
@@ -57,8 +58,31 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument("XRP-USD", 2.30, "0.0001", "0.000001", 0.13, 0.95, 2.0),
     Instrument("DOGE-USD", 0.32, "0.00001", "0.1", 0.09, 1.10, 3.0),
 )
+
+
+def instruments(count: int) -> tuple[Instrument, ...]:
+    """The first ``count`` instruments: the five above, then synthetic altcoin pairs (each less
+    traded than the one before, prices spread over four decades, more volatile and wider)."""
+    extra = []
+    for n in range(max(0, count - len(INSTRUMENTS))):
+        price = 10 ** (2.0 - (n % 7) * 0.6)
+        extra.append(
+            Instrument(
+                f"ALT{n + 1:02d}-USD",
+                round(price, 4),
+                "0.0001",
+                "0.01",
+                0.05 / (n + 2),
+                1.0 + 0.05 * (n % 5),
+                3.0 + (n % 4),
+            )
+        )
+    return (*INSTRUMENTS, *extra)[:count]
+
+
 VENUES: tuple[tuple[str, float], ...] = (("coinbase", 0.55), ("kraken", 0.30), ("bitstamp", 0.15))
-ACCOUNT_COUNT = 5_000
+ACCOUNT_COUNT = Population().accounts
+DEFAULT_POPULATION = Population()
 ACCOUNT_ZIPF_EXPONENT = 1.1
 ACCOUNT_ZIPF_OFFSET = 5.0  # the busiest 1 % of accounts take about 40 % of fills
 # Notional of an order in USD: log-normal, median 300 USD, heavy right tail, capped.
@@ -126,6 +150,7 @@ def trade_events(
     start_ms: int,
     mean_gap_s: float,
     disorder_ms: int = 0,
+    entities: Population = DEFAULT_POPULATION,
 ) -> Iterator[GeneratedEvent]:
     """``count`` trade fills, the same ones for the same arguments.
 
@@ -135,18 +160,22 @@ def trade_events(
         start_ms: Simulated clock at the start, epoch milliseconds.
         mean_gap_s: Mean simulated time between fills, seconds.
         disorder_ms: Maximum jitter subtracted from each fill's event time.
+        entities: How many accounts and symbols (``Population``; the defaults are
+            ``ACCOUNT_COUNT`` and the five ``INSTRUMENTS``).
     """
+    traded = instruments(entities.symbols)
+    account_count = entities.accounts
     rng = stream_rng(seed, "trades")
     population = stream_rng(seed, "trades.population")
     tag = run_tag("trades", seed, start_ms)
 
-    states = [_InstrumentState(instrument) for instrument in INSTRUMENTS]
-    choose_instrument = chooser(rng, states, [i.popularity for i in INSTRUMENTS])
-    accounts = opaque_ids(population, "acc_", ACCOUNT_COUNT, 10)
+    states = [_InstrumentState(instrument) for instrument in traded]
+    choose_instrument = chooser(rng, states, [i.popularity for i in traded])
+    accounts = opaque_ids(population, "acc_", account_count, 10)
     choose_venue = chooser(population, [v for v, _ in VENUES], [w for _, w in VENUES])
     venue_of = {account: choose_venue() for account in accounts}
     choose_account = chooser(
-        rng, accounts, zipf_weights(ACCOUNT_COUNT, ACCOUNT_ZIPF_EXPONENT, ACCOUNT_ZIPF_OFFSET)
+        rng, accounts, zipf_weights(account_count, ACCOUNT_ZIPF_EXPONENT, ACCOUNT_ZIPF_OFFSET)
     )
     # Sweeps add fills without advancing the clock, so orders arrive less often than fills.
     order_gap_s = mean_gap_s / (1.0 - SWEEP_CONTINUE)

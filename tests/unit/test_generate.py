@@ -507,3 +507,26 @@ def test_unthrottled_producing_never_sleeps(
 
     assert clock.slept == 0
     assert summary.records == 2_000
+
+
+def test_a_larger_population_draws_from_more_entities() -> None:
+    from datetime import UTC, datetime
+
+    from common.generate.events import Population
+    from common.generate.runner import generate_events
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    big = Population(cards=200_000, merchants=8_000, accounts=12_000, symbols=24)
+    trades = [e.record for e in generate_events("trades", 30_000, 3, start, population=big)]
+    symbols = {t["symbol"] for t in trades}
+    assert len(symbols) >= 20 and {"BTC-USD", "ALT01-USD"} <= symbols
+    usual = [e.record for e in generate_events("trades", 30_000, 3, start)]
+    assert len({t["account_id"] for t in trades}) > len({t["account_id"] for t in usual})
+    payments = [e.record for e in generate_events("payments", 30_000, 3, start, population=big)]
+    usual_payments = [e.record for e in generate_events("payments", 30_000, 3, start)]
+    assert len({p["card_id"] for p in payments}) > len({p["card_id"] for p in usual_payments})
+    # The default population is what a seed always gave.
+    default = [e.record for e in generate_events("payments", 50, 3, start)]
+    same = [e.record for e in generate_events("payments", 50, 3, start, population=Population())]
+    assert default == same
+
