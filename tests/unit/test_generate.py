@@ -529,4 +529,3 @@ def test_a_larger_population_draws_from_more_entities() -> None:
     default = [e.record for e in generate_events("payments", 50, 3, start)]
     same = [e.record for e in generate_events("payments", 50, 3, start, population=Population())]
     assert default == same
-
