@@ -135,10 +135,12 @@ def _start(
     sink_guarantee: str = "exactly-once",
     trades_only: bool = False,
     model: Path | None = None,
+    checkpoint_interval: str | None = None,
 ) -> None:
     base = RunOptions(
         topic_suffix=run.suffix,
         startup="earliest",
+        checkpoint_interval=checkpoint_interval,
         extra_args=("--sink-guarantee", sink_guarantee),
     )
     plans = [("trade_features", replace(base, parallelism=1, source_topic=run.trades))]
@@ -165,6 +167,14 @@ def _start(
 def _checkpoint_in_flight(config: StackConfig, job_id: str) -> bool:
     response = httpx.get(f"{config.flink_rest_url}/jobs/{job_id}/checkpoints", timeout=5)
     return bool(response.json().get("counts", {}).get("in_progress", 0))
+
+
+def _last_checkpoint(config: StackConfig, job_id: str) -> tuple[int, float]:
+    """Completed checkpoints of the job and when the newest was acknowledged (epoch s)."""
+    body = httpx.get(f"{config.flink_rest_url}/jobs/{job_id}/checkpoints", timeout=5).json()
+    completed = int(body.get("counts", {}).get("completed", 0))
+    latest = (body.get("latest") or {}).get("completed") or {}
+    return completed, latest.get("latest_ack_timestamp", 0) / 1000
 
 
 def _recovered(run: Run, probe: Arrivals, load: Load, injection: Injection) -> None:
@@ -518,13 +528,30 @@ def test_the_check_catches_an_at_least_once_sink(stack_config: StackConfig, uniq
     config = stack_config
     run = Run(config, "." + unique_topic("alo"), unique_topic("payments"), unique_topic("trades"))
     trades = Load(config, "trades", run.trades, RATE, TRADE_DISORDER_MS, seed=73)
-    _start(run, sink_guarantee="at-least-once", trades_only=True)
+    # Checkpoints 10 s apart, and the kill only once rows written after the newest one are
+    # visible: what the restart replays must then reach the topic twice. (Killed at a random
+    # moment, the control saw no duplicate once in a CI run: nothing had been written since the
+    # checkpoint of 1 s before.)
+    _start(run, sink_guarantee="at-least-once", trades_only=True, checkpoint_interval="10 s")
     writers = registry.writer_schemas(registry.client(config))
     topic = run.topic("features.trade_symbol.v1")
     probe = Arrivals(config, topic, _event_id(writers))
+    job_id = run.jobs["trade_features"]
+
+    def written_since_checkpoint() -> bool:
+        completed, acked = _last_checkpoint(config, job_id)
+        after = sum(1 for seen in probe.first_seen.values() if seen > acked + 0.5)
+        return (
+            completed > 0
+            and after >= 50
+            and not _checkpoint_in_flight(config, job_id)
+            and _last_checkpoint(config, job_id)[0] == completed
+        )
+
     try:
         trades.start()
         wait_for("rows to flow", lambda: len(probe.first_seen) > 3 * RATE, timeout_s=180)
+        wait_for("rows written since the last checkpoint", written_since_checkpoint, timeout_s=120)
         injection = Injection("TaskManager kill -9", time.time())
         kill9(config, "flink-taskmanager")
         restart(config, "flink")

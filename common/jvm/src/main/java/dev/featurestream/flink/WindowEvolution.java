@@ -2,8 +2,6 @@ package dev.featurestream.flink;
 
 import org.apache.flink.table.api.dataview.MapView;
 
-import java.io.ByteArrayInputStream;
-import java.io.DataInputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -30,17 +28,19 @@ final class WindowEvolution {
         boolean warming;
     }
 
+    /**
+     * The accumulators of {@code s} from {@code ow}, written for {@code old}; pending events and
+     * the history ({@code headSeq .. nextSeq - 1}, read once) are rewritten in place.
+     */
     static Result evolve(
             WindowSpec s,
             WindowLayout now,
             WindowLayout old,
-            byte[] oldBlob,
+            WindowAccumulators ow,
             MapView<Long, byte[]> pending,
             MapView<Long, byte[]> history,
             MapView<String, Long> distinct)
             throws Exception {
-        WindowAccumulators ow =
-                WindowAccumulators.decode(old.windows.length, old.aggs.size(), oldBlob);
         int[] inputFrom = new int[now.inputs.size()];
         for (int i = 0; i < inputFrom.length; i++) {
             inputFrom[i] = old.inputs.indexOf(now.inputs.get(i));
@@ -50,9 +50,10 @@ final class WindowEvolution {
             carryFrom[i] = old.carry.indexOf(now.carry.get(i));
         }
         boolean hadHistory = old.windows.length > 0;
+        boolean inputsChanged = !old.inputs.equals(now.inputs);
 
-        // 1. Pending events and the history in the new value order.
-        if (!old.inputs.equals(now.inputs) || !old.carry.equals(now.carry)) {
+        // 1. Pending events in the new value order.
+        if (inputsChanged || !old.carry.equals(now.carry)) {
             List<Map.Entry<Long, byte[]>> groups = new ArrayList<>();
             for (Map.Entry<Long, byte[]> e : pending.entries()) {
                 groups.add(Map.entry(e.getKey(), e.getValue()));
@@ -67,53 +68,70 @@ final class WindowEvolution {
                 pending.put(g.getKey(), rewritten);
             }
         }
-        if (hadHistory && !old.inputs.equals(now.inputs)) {
+
+        // 2. The history, in the new value order: entries i = seq - headSeq.
+        List<byte[]> entries = new ArrayList<>();
+        if (hadHistory) {
+            EventHistory was = new EventHistory(history, ow);
             for (long seq = ow.headSeq; seq < ow.nextSeq; seq++) {
-                byte[] entry = history.get(seq);
-                if (entry == null) {
-                    continue;
+                byte[] entry = was.entry(seq);
+                if (inputsChanged) {
+                    Object[] values = EventHistory.valuesOf(entry, old.inputs.size());
+                    Object[] mapped = remap(values, inputFrom, values.length, new int[0]);
+                    entry = EventHistory.entryOf(EventHistory.timeOf(entry), mapped, mapped.length);
                 }
-                DataInputStream in = new DataInputStream(new ByteArrayInputStream(entry));
-                long ts = in.readLong();
-                Object[] values = new Object[old.inputs.size()];
-                for (int i = 0; i < values.length; i++) {
-                    values[i] = Values.read(in);
-                }
-                Object[] mapped = remap(values, inputFrom, values.length, new int[0]);
-                history.put(seq, WindowFeatures.encodeHistory(ts, mapped, mapped.length));
+                entries.add(entry);
             }
         }
-        if (!s.needsHistory() && hadHistory) {
-            for (long seq = ow.headSeq; seq < ow.nextSeq; seq++) {
-                history.remove(seq);
+        WindowAccumulators nw = new WindowAccumulators(s.windows.length, s.aggs.length);
+        nw.lastTs = ow.lastTs;
+        nw.expireAt = ow.expireAt;
+        if (hadHistory && s.needsHistory() && !inputsChanged) {
+            nw.nextSeq = ow.nextSeq;
+            nw.headSeq = ow.headSeq;
+            nw.tailFirst = ow.tailFirst;
+            nw.tail.addAll(ow.tail);
+        } else {
+            if (hadHistory) {
+                new EventHistory(history, ow).dropBefore(ow.nextSeq);
+            }
+            boolean keep = hadHistory && s.needsHistory();
+            long first = keep ? ow.headSeq : ow.nextSeq;
+            nw.nextSeq = first;
+            nw.headSeq = first;
+            nw.tailFirst = first;
+            if (keep) {
+                EventHistory now2 = new EventHistory(history, nw);
+                for (byte[] entry : entries) {
+                    now2.append(entry);
+                }
+            } else {
+                entries.clear();
             }
         }
 
-        // 2. Window starts: kept for a length that existed, found in the history for a new one.
-        WindowAccumulators nw = new WindowAccumulators(s);
-        nw.nextSeq = ow.nextSeq;
-        nw.headSeq = ow.headSeq;
-        nw.lastTs = ow.lastTs;
+        // 3. Window starts: kept for a length that existed, found in the history for a new one.
         for (int wi = 0; wi < s.windows.length; wi++) {
             int was = old.windowIndex(s.windows[wi]);
             if (was >= 0) {
                 nw.windowStart[wi] = ow.windowStart[was];
+                nw.windowStartTs[wi] = ow.windowStartTs[was];
                 continue;
             }
             long lower = ow.lastTs == Long.MIN_VALUE ? Long.MIN_VALUE : ow.lastTs - s.windows[wi];
-            long seq = ow.headSeq;
-            while (seq < ow.nextSeq) {
-                byte[] entry = hadHistory ? history.get(seq) : null;
-                if (entry != null && new DataInputStream(new ByteArrayInputStream(entry)).readLong()
-                        >= lower) {
+            nw.windowStart[wi] = nw.nextSeq;
+            nw.windowStartTs[wi] = Long.MIN_VALUE;
+            for (int i = 0; i < entries.size(); i++) {
+                long ts = EventHistory.timeOf(entries.get(i));
+                if (ts >= lower) {
+                    nw.windowStart[wi] = nw.headSeq + i;
+                    nw.windowStartTs[wi] = ts;
                     break;
                 }
-                seq++;
             }
-            nw.windowStart[wi] = hadHistory ? seq : ow.nextSeq;
         }
 
-        // 3. Accumulators: moved when the fold existed, rebuilt from the history otherwise.
+        // 4. Accumulators: moved when the fold existed, rebuilt from the history otherwise.
         Result result = new Result();
         List<String> distinctKept = new ArrayList<>();
         List<String[]> distinctRenamed = new ArrayList<>();
@@ -149,7 +167,7 @@ final class WindowEvolution {
             }
         }
 
-        // 4. Distinct-value counts: keep, rename, or drop (rebuilt ones are re-added below).
+        // 5. Distinct-value counts: keep, rename, or drop (rebuilt ones are re-added below).
         List<String> keys = new ArrayList<>();
         for (String k : distinct.keys()) {
             keys.add(k);
@@ -168,25 +186,15 @@ final class WindowEvolution {
                 }
             }
         }
-        if (!rebuild.isEmpty()) {
-            for (long seq = Math.max(ow.headSeq, 0); seq < ow.nextSeq && hadHistory; seq++) {
-                byte[] entry = history.get(seq);
-                if (entry == null) {
-                    continue;
-                }
-                DataInputStream in = new DataInputStream(new ByteArrayInputStream(entry));
-                in.readLong();
-                Object[] values = new Object[s.inputs.size()];
-                for (int v = 0; v < values.length; v++) {
-                    values[v] = Values.read(in);
-                }
-                for (int i : rebuild) {
-                    WindowSpec.Agg a = s.aggs[i];
-                    if (seq >= nw.windowStart[a.windowIndex]) {
-                        WindowFeatures.add(
-                                a, nw.accs[i], seq, a.inputIndex < 0 ? null : values[a.inputIndex],
-                                distinct);
-                    }
+        for (int i = 0; i < entries.size() && !rebuild.isEmpty(); i++) {
+            long seq = nw.headSeq + i;
+            Object[] values = EventHistory.valuesOf(entries.get(i), s.inputs.size());
+            for (int r : rebuild) {
+                WindowSpec.Agg a = s.aggs[r];
+                if (seq >= nw.windowStart[a.windowIndex]) {
+                    WindowFeatures.add(
+                            a, nw.accs[r], seq, a.inputIndex < 0 ? null : values[a.inputIndex],
+                            distinct);
                 }
             }
         }

@@ -20,11 +20,6 @@ import org.apache.flink.table.types.logical.LogicalTypeFamily;
 import org.apache.flink.table.types.logical.LogicalTypeRoot;
 import org.apache.flink.types.Row;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
-import java.io.IOException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -51,14 +46,18 @@ import java.util.Optional;
  * {@code seconds_since_prev} is null when there is no earlier event within the view's last-event
  * retention.
  *
- * <p>State: a key's windows expire at its last event + {@code retention_ms} (largest window +
- * out-of-orderness + margin): the {@code cleanup} timer, moved at every release. Its last event
- * time alone is kept, as a 16-byte dormant blob, until last event + {@code
- * last_event_retention_ms}: the {@code forget} timer, set when a key first appears and moved on
- * when it fires early. Flink 2.2 silently ignores a timer registered at or before the watermark,
- * and a timer callback cannot see the watermark that fired it; so when the watermark jumps past a
- * key's whole retention in one step (a day without events, the end of a bounded input), the
- * cleanup is lost and the key's windows stay until {@code forget} (decision 52).
+ * <p>State (format v2, decision 58): per key one value ({@link WindowAccumulators}: the
+ * aggregates, window positions and the newest history entries), the history map (older entries
+ * in chunks of {@link EventHistory#CHUNK}, and the layout entry), pending peer groups by
+ * timestamp, and distinct-value counts. Per event, a bounded number of state accesses that does
+ * not grow with the key's history: no scans, no clears, no emptiness checks. Timers: one per
+ * pending timestamp, and one expiry timer per key. The expiry timer is set from {@code eval}
+ * (the event is ahead of the watermark there, so the registration always holds) to the event's
+ * time + {@code retention_ms} + a quarter of it, and moved only when an event passes that, so an
+ * active key moves it a few times a day rather than at every release. When it fires, the key's
+ * windows are dropped and it turns dormant (only its last event time kept, for {@code
+ * seconds_since_prev}) until last event + {@code last_event_retention_ms}, when the same timer,
+ * set again, forgets it.
  *
  * <p>Lateness (decision 51): rows at or behind the watermark never reach {@code eval} (Flink 2.2
  * drops them before the function), so the job splits them off before the call, against the
@@ -71,10 +70,6 @@ import java.util.Optional;
 @DataTypeHint("ROW<event_id STRING>") // placeholder for extraction; the real type: getTypeInference
 public class WindowFeatures extends ProcessTableFunction<Row> {
     private static final long serialVersionUID = 1L;
-    /** Named timer: the key's windows have expired (last released time + retention). */
-    private static final String CLEANUP = "cleanup";
-    /** Named timer: the key's last event time is past its retention; forget the key. */
-    private static final String FORGET = "forget";
     static final String DISTINCT_SEP = "\u0001";
     /** Reason of rows at or before the key's released time (only possible after a restore). */
     static final String LATE_AFTER_RESTORE = "late_after_restore";
@@ -96,8 +91,11 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
     private final String specJson;
     private transient WindowSpec spec;
     private transient WindowLayout layout;
+    private transient WindowSpec.Fn[] fns;
     private transient Counter released;
     private transient Counter cleared;
+    private transient Counter forgotten;
+    private transient Counter migrated;
     private transient Counter rejected;
     private transient Counter notFolded;
     private transient Counter evolved;
@@ -133,6 +131,8 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         spec();
         released = context.getMetricGroup().counter("featureRowsEmitted");
         cleared = context.getMetricGroup().counter("keysExpired");
+        forgotten = context.getMetricGroup().counter("keysForgotten");
+        migrated = context.getMetricGroup().counter("keysMigrated");
         rejected = context.getMetricGroup().counter("rowsRejectedAfterRestore");
         notFolded = context.getMetricGroup().counter("rowsNotFolded");
         evolved = context.getMetricGroup().counter("keysEvolved");
@@ -140,8 +140,9 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
     }
 
     /**
-     * Makes the key's state match the current spec: a new key gets an empty blob and the layout
-     * entry; state written for another layout (a restore after a view change) is evolved.
+     * Makes the key's state match the current spec: v1 state is rewritten as v2 ({@link
+     * WindowStateV1}), state written for another layout (a restore after a view change) is
+     * evolved ({@link WindowEvolution}).
      */
     private void ensureLayout(
             WindowSpec s,
@@ -150,18 +151,29 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             MapView<Long, byte[]> history,
             MapView<String, Long> distinct)
             throws Exception {
+        byte[] data = acc.data;
+        if (data == null) {
+            return;
+        }
         WindowLayout now = layout();
-        if (acc.data == null) {
-            acc.data = new WindowAccumulators(s).encode(now.hash);
-            history.put(WindowLayout.STATE_KEY, now.json);
-            return;
-        }
-        if (WindowAccumulators.layoutHash(acc.data) == now.hash) {
-            return;
-        }
-        if (WindowAccumulators.isDormant(acc.data)) {
+        if (WindowStateV1.isDormant(data)) {
             // No window state to evolve: only the last event time, which any layout keeps.
-            acc.data = WindowAccumulators.dormant(now.hash, WindowAccumulators.lastTs(acc.data));
+            acc.data =
+                    WindowAccumulators.dormant(
+                            now.stateHash, WindowStateV1.lastTs(data), WindowAccumulators.NONE);
+            migrated.inc();
+            return;
+        }
+        long hash = WindowAccumulators.layoutHash(data);
+        if (hash == now.stateHash) {
+            return;
+        }
+        if (WindowAccumulators.isDormant(data)) {
+            acc.data =
+                    WindowAccumulators.dormant(
+                            now.stateHash,
+                            WindowAccumulators.lastTs(data),
+                            WindowAccumulators.expireAt(data));
             return;
         }
         byte[] stored = history.get(WindowLayout.STATE_KEY);
@@ -169,15 +181,29 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             throw new IllegalStateException(
                     "view " + s.view + ": window state without its layout entry (corrupt state)");
         }
-        WindowEvolution.Result result =
-                WindowEvolution.evolve(
-                        s, now, WindowLayout.parse(stored), acc.data, pending, history, distinct);
-        acc.data = result.accumulators.encode(now.hash);
-        history.put(WindowLayout.STATE_KEY, now.json);
-        evolved.inc();
-        if (result.warming) {
-            warming.inc();
+        WindowLayout old = WindowLayout.parse(stored);
+        WindowAccumulators w;
+        if (hash == old.v1Hash) {
+            w = WindowStateV1.migrate(old, data, history);
+            migrated.inc();
+        } else if (hash == old.stateHash) {
+            w = WindowAccumulators.decode(old.fns(), old.windows.length, data);
+        } else {
+            throw new IllegalStateException(
+                    "view " + s.view + ": window state written for no layout it records"
+                            + " (corrupt state)");
         }
+        if (old.stateHash != now.stateHash) {
+            WindowEvolution.Result result =
+                    WindowEvolution.evolve(s, now, old, w, pending, history, distinct);
+            w = result.accumulators;
+            history.put(WindowLayout.STATE_KEY, now.json);
+            evolved.inc();
+            if (result.warming) {
+                warming.inc();
+            }
+        }
+        acc.data = w.encode(now.stateHash, fns());
     }
 
     // ---------------------------------------------------------------- type inference
@@ -335,13 +361,10 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         WindowSpec s = spec();
         TimeContext<Long> time = ctx.timeContext(Long.class);
         long t = time.time();
-        if (acc.data == null) {
-            // A new key: t is ahead of the watermark here, so this registration always holds.
-            time.registerOnTime(FORGET, t + s.lastEventRetentionMs + 1);
-        }
         ensureLayout(s, acc, pending, history, distinct);
         Object id = input.getField(s.eventId);
-        long released = WindowAccumulators.lastTs(acc.data);
+        byte[] data = acc.data;
+        long released = data == null ? Long.MIN_VALUE : WindowAccumulators.lastTs(data);
         if (released != Long.MIN_VALUE && t <= released) {
             // Only after a restore: the watermark restarted from nothing, so the late split let
             // through a row this key has already released past. Folding it would rewrite rows
@@ -350,12 +373,21 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             rejected.inc();
             return;
         }
-        if (WindowAccumulators.isDormant(acc.data)) {
-            // A dormant key wakes up: empty windows, the last event time kept.
-            WindowAccumulators woken = new WindowAccumulators(s);
-            woken.lastTs = released;
-            acc.data = woken.encode(layout().hash);
-            history.put(WindowLayout.STATE_KEY, layout().json);
+        // The expiry timer: t is ahead of the watermark, so registering from here always holds.
+        long due = t + s.retentionMs + 1;
+        long at = data == null ? WindowAccumulators.NONE : WindowAccumulators.expireAt(data);
+        boolean dormant = data == null || WindowAccumulators.isDormant(data);
+        if (at == WindowAccumulators.NONE || at < due || (dormant && at > due + slack(s))) {
+            long next = due + slack(s);
+            if (at != WindowAccumulators.NONE && at != t) {
+                // Never a release timer: a group pending at `at` would have moved the timer.
+                time.clearTimer(at);
+            }
+            time.registerOnTime(next);
+            acc.data =
+                    data == null
+                            ? WindowAccumulators.dormant(layout().stateHash, Long.MIN_VALUE, next)
+                            : WindowAccumulators.withExpireAt(data, next);
         }
         int width = s.inputs.size();
         Object[] values = new Object[width + s.carry.size()];
@@ -372,6 +404,18 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         }
     }
 
+    /** How far past its due time the expiry timer is set, so it moves only now and then. */
+    private static long slack(WindowSpec s) {
+        return s.retentionMs / 4;
+    }
+
+    private WindowSpec.Fn[] fns() {
+        if (fns == null) {
+            fns = WindowAccumulators.fns(spec());
+        }
+        return fns;
+    }
+
     /** Releases the peer group at the timer's time, or expires the key. */
     public void onTimer(
             OnTimerContext ctx,
@@ -382,28 +426,43 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             throws Exception {
         WindowSpec s = spec();
         long t = ctx.timeContext(Long.class).time();
-        String timer = ctx.currentTimer();
-        if (CLEANUP.equals(timer) || FORGET.equals(timer)) {
-            if (acc.data != null) {
-                ensureLayout(s, acc, pending, history, distinct);
-                if (CLEANUP.equals(timer)) {
-                    expireWindows(ctx, s, t, acc, pending, history, distinct);
-                } else {
-                    forget(ctx, s, t, acc, pending, history, distinct);
-                }
+        ensureLayout(s, acc, pending, history, distinct);
+        if (ctx.currentTimer() != null) {
+            // The cleanup or forget timer of v1 state: it stands in for the expiry timer until
+            // the key has one.
+            if (acc.data != null
+                    && WindowAccumulators.expireAt(acc.data) == WindowAccumulators.NONE) {
+                expire(ctx, s, t, acc, history, distinct);
             }
             return;
         }
-        ensureLayout(s, acc, pending, history, distinct);
         byte[] group = pending.get(t);
-        if (group == null) {
-            return;
+        if (group != null) {
+            pending.remove(t);
+            release(ctx, s, t, group, acc, history, distinct);
+        } else if (acc.data != null && WindowAccumulators.expireAt(acc.data) == t) {
+            expire(ctx, s, t, acc, history, distinct);
         }
-        pending.remove(t);
+    }
+
+    /** Folds the peer group at {@code t} into the windows and emits a row per event. */
+    private void release(
+            OnTimerContext ctx,
+            WindowSpec s,
+            long t,
+            byte[] group,
+            Accumulators acc,
+            MapView<Long, byte[]> history,
+            MapView<String, Long> distinct)
+            throws Exception {
+        byte[] data = acc.data;
+        WindowAccumulators w = WindowAccumulators.decode(fns(), s.windows.length, data);
+        if (data == null || WindowAccumulators.isDormant(data)) {
+            // No window state yet (a new key) or any more (a dormant one): empty windows.
+            history.put(WindowLayout.STATE_KEY, layout().json);
+        }
         List<Event> events = decodeGroup(group, s.inputs.size() + s.carry.size());
         events.sort(Comparator.comparing(e -> e.id));
-
-        WindowAccumulators w = WindowAccumulators.decode(s, acc.data);
         if (w.lastTs != Long.MIN_VALUE && t <= w.lastTs) {
             // Unreachable: eval rejects such rows before they are buffered. Counted, so that a
             // broken invariant shows in the metrics rather than as rewritten history.
@@ -414,18 +473,15 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
                 w.lastTs != Long.MIN_VALUE && t - w.lastTs <= s.lastEventRetentionMs
                         ? (t - w.lastTs) / 1000.0
                         : null;
-        if (w.lastTs != Long.MIN_VALUE && t - w.lastTs > s.retentionMs) {
-            // The cleanup timer of the previous event has not fired yet: start afresh.
-            history.clear();
-            distinct.clear();
-            history.put(WindowLayout.STATE_KEY, layout().json);
-            w = new WindowAccumulators(s);
-        }
 
+        EventHistory hist = new EventHistory(history, w);
+        long before = w.nextSeq;
         for (Event e : events) {
-            long seq = w.nextSeq++;
+            long seq = w.nextSeq;
             if (s.needsHistory()) {
-                history.put(seq, encodeHistory(t, e.values, s.inputs.size()));
+                hist.append(EventHistory.entryOf(t, e.values, s.inputs.size()));
+            } else {
+                w.nextSeq++;
             }
             for (int i = 0; i < s.aggs.length; i++) {
                 WindowSpec.Agg a = s.aggs[i];
@@ -435,9 +491,14 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
                 }
             }
         }
-        evict(s, w, t, history, distinct);
+        evict(s, w, t, false, hist, distinct, before);
         w.lastTs = t;
-        acc.data = w.encode(layout().hash);
+        if (w.expireAt == WindowAccumulators.NONE || w.expireAt <= t) {
+            // v1 state, or a timer lost behind the watermark: set it from here.
+            w.expireAt = t + s.retentionMs + 1 + slack(s);
+            ctx.timeContext(Long.class).registerOnTime(w.expireAt);
+        }
+        acc.data = w.encode(layout().stateHash, fns());
 
         Event newest = events.get(events.size() - 1);
         for (Event e : events) {
@@ -459,81 +520,58 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             collect(Row.of(row));
         }
         released.inc(events.size());
-        ctx.timeContext(Long.class).registerOnTime(CLEANUP, t + s.retentionMs + 1);
     }
 
     /**
-     * The {@code cleanup} timer: at last released time + retention every window is empty, so the
-     * window state goes and the key turns dormant (its last event time kept). Events still waiting
-     * for their own timer are never touched: they get empty, full window state instead.
+     * The expiry timer. Past last event + retention every window is empty: the window state goes
+     * (point removals of what the history holds, nothing scanned) and the key turns dormant, the
+     * timer set again for last event + last-event retention, when the key is forgotten.
      */
-    private void expireWindows(
+    private void expire(
             OnTimerContext ctx,
             WindowSpec s,
             long t,
             Accumulators acc,
-            MapView<Long, byte[]> pending,
             MapView<Long, byte[]> history,
             MapView<String, Long> distinct)
             throws Exception {
-        if (WindowAccumulators.isDormant(acc.data)) {
-            return;
-        }
-        long last = WindowAccumulators.lastTs(acc.data);
+        byte[] data = acc.data;
+        long last = WindowAccumulators.lastTs(data);
         TimeContext<Long> time = ctx.timeContext(Long.class);
-        if (last != Long.MIN_VALUE && last + s.retentionMs + 1 > t) {
-            // An earlier registration fired after a later release moved the expiry on.
-            time.registerOnTime(CLEANUP, last + s.retentionMs + 1);
+        if (!WindowAccumulators.isDormant(data)) {
+            if (last + s.retentionMs + 1 > t) {
+                // A v1 timer firing early: the key has had events since.
+                long at = last + s.retentionMs + 1 + slack(s);
+                time.registerOnTime(at);
+                acc.data = WindowAccumulators.withExpireAt(data, at);
+                return;
+            }
+            WindowAccumulators w = WindowAccumulators.decode(fns(), s.windows.length, data);
+            EventHistory hist = new EventHistory(history, w);
+            if (s.hasDistinct()) {
+                // Distinct counts are keyed by value: remove those of the events still held.
+                evict(s, w, t, true, hist, distinct, w.nextSeq);
+            }
+            hist.dropBefore(w.nextSeq);
+            history.remove(WindowLayout.STATE_KEY);
+            data = WindowAccumulators.dormant(layout().stateHash, last, WindowAccumulators.NONE);
+            cleared.inc();
+        }
+        if (last == Long.MIN_VALUE) {
+            // Nothing released yet (only v1 state gets here): look again a retention later.
+            long at = t + s.retentionMs + 1 + slack(s);
+            time.registerOnTime(at);
+            acc.data = WindowAccumulators.withExpireAt(data, at);
             return;
         }
-        history.clear();
-        distinct.clear();
-        if (pending.isEmpty()) {
-            acc.data =
-                    last == Long.MIN_VALUE ? null : WindowAccumulators.dormant(layout().hash, last);
-        } else {
-            WindowAccumulators fresh = new WindowAccumulators(s);
-            fresh.lastTs = last;
-            acc.data = fresh.encode(layout().hash);
-            history.put(WindowLayout.STATE_KEY, layout().json);
-        }
-        if (last != Long.MIN_VALUE) {
-            // State restored from before the forget timer existed has none: set it here.
-            time.registerOnTime(FORGET, last + s.lastEventRetentionMs + 1);
-        }
-        cleared.inc();
-    }
-
-    /**
-     * The {@code forget} timer: past last event time + last-event retention the key is
-     * forgotten, but for events still waiting for their own timer. Fired early (the key has had
-     * events since), it moves on to the new end.
-     */
-    private void forget(
-            OnTimerContext ctx,
-            WindowSpec s,
-            long t,
-            Accumulators acc,
-            MapView<Long, byte[]> pending,
-            MapView<Long, byte[]> history,
-            MapView<String, Long> distinct)
-            throws Exception {
-        long last = WindowAccumulators.lastTs(acc.data);
-        TimeContext<Long> time = ctx.timeContext(Long.class);
-        if (last != Long.MIN_VALUE && last + s.lastEventRetentionMs + 1 > t) {
-            time.registerOnTime(FORGET, last + s.lastEventRetentionMs + 1);
-            return;
-        }
-        history.clear();
-        distinct.clear();
-        if (pending.isEmpty()) {
+        long forgetAt = last + s.lastEventRetentionMs + 1;
+        if (forgetAt <= t) {
             acc.data = null;
-        } else {
-            acc.data = new WindowAccumulators(s).encode(layout().hash);
-            history.put(WindowLayout.STATE_KEY, layout().json);
-            time.registerOnTime(FORGET, t + s.lastEventRetentionMs + 1);
+            forgotten.inc();
+            return;
         }
-        cleared.inc();
+        time.registerOnTime(forgetAt);
+        acc.data = WindowAccumulators.withExpireAt(data, forgetAt);
     }
 
     /** The output row of an input row that cannot be folded: ids, reason, source position. */
@@ -663,27 +701,38 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         }
     }
 
-    /** Moves every window's start past events older than {@code t - w}; trims the history. */
+    /**
+     * Moves every window's start past events older than {@code t - w} (all of them when {@code
+     * all}) and drops history no window holds. A window whose oldest event is in range is not
+     * read at all; events released since {@code before} are the newest and never leave.
+     */
     private static void evict(
             WindowSpec s,
             WindowAccumulators w,
             long t,
-            MapView<Long, byte[]> history,
-            MapView<String, Long> distinct)
+            boolean all,
+            EventHistory hist,
+            MapView<String, Long> distinct,
+            long before)
             throws Exception {
         for (int wi = 0; wi < s.windows.length; wi++) {
-            long lower = t - s.windows[wi];
+            if (w.windowStart[wi] >= before) {
+                // Empty before this release: it holds just the events at t.
+                w.windowStartTs[wi] = t;
+                continue;
+            }
+            long lower = all ? Long.MAX_VALUE : t - s.windows[wi];
+            if (w.windowStartTs[wi] >= lower) {
+                continue;
+            }
             while (w.windowStart[wi] < w.nextSeq) {
-                byte[] bytes = history.get(w.windowStart[wi]);
-                DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes));
-                long ts = in.readLong();
+                byte[] entry = hist.entry(w.windowStart[wi]);
+                long ts = EventHistory.timeOf(entry);
                 if (ts >= lower) {
+                    w.windowStartTs[wi] = ts;
                     break;
                 }
-                Object[] values = new Object[s.inputs.size()];
-                for (int i = 0; i < values.length; i++) {
-                    values[i] = Values.read(in);
-                }
+                Object[] values = EventHistory.valuesOf(entry, s.inputs.size());
                 for (int i = 0; i < s.aggs.length; i++) {
                     WindowSpec.Agg a = s.aggs[i];
                     if (a.windowIndex == wi) {
@@ -705,10 +754,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             }
         }
         if (s.needsHistory()) {
-            long oldest = Arrays.stream(w.windowStart).min().orElse(w.nextSeq);
-            while (w.headSeq < oldest) {
-                history.remove(w.headSeq++);
-            }
+            hist.dropBefore(Arrays.stream(w.windowStart).min().orElse(w.nextSeq));
         }
     }
 
@@ -764,47 +810,34 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         }
     }
 
-    static byte[] appendEvent(byte[] group, String id, Object[] values) throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(64);
-        DataOutputStream out = new DataOutputStream(bytes);
+    /** A pending group with one more event: count (4 bytes), then id and values per event. */
+    static byte[] appendEvent(byte[] group, String id, Object[] values) {
+        StateBytes.Writer out = new StateBytes.Writer((group == null ? 4 : group.length) + 48);
         if (group == null) {
-            out.writeInt(1);
+            out.putInt(1);
         } else {
-            out.writeInt(new DataInputStream(new ByteArrayInputStream(group)).readInt() + 1);
-            out.write(group, 4, group.length - 4);
+            out.putInt(new StateBytes.Reader(group).getInt() + 1);
+            out.putBytes(group, 4, group.length - 4);
         }
-        Values.writeString(out, id);
+        out.putString(id);
         for (Object v : values) {
-            Values.write(out, v);
+            out.putValue(v);
         }
-        out.flush();
-        return bytes.toByteArray();
+        return out.toArray();
     }
 
-    static List<Event> decodeGroup(byte[] group, int inputs) throws IOException {
-        DataInputStream in = new DataInputStream(new ByteArrayInputStream(group));
-        int n = in.readInt();
+    static List<Event> decodeGroup(byte[] group, int inputs) {
+        StateBytes.Reader in = new StateBytes.Reader(group);
+        int n = in.getInt();
         List<Event> events = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            String id = Values.readString(in);
+            String id = in.getString();
             Object[] values = new Object[inputs];
             for (int j = 0; j < inputs; j++) {
-                values[j] = Values.read(in);
+                values[j] = in.getValue();
             }
             events.add(new Event(id, values));
         }
         return events;
-    }
-
-    /** The history keeps the event time and the first {@code inputs} values (not carried ones). */
-    static byte[] encodeHistory(long ts, Object[] values, int inputs) throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(32);
-        DataOutputStream out = new DataOutputStream(bytes);
-        out.writeLong(ts);
-        for (int i = 0; i < inputs; i++) {
-            Values.write(out, values[i]);
-        }
-        out.flush();
-        return bytes.toByteArray();
     }
 }

@@ -18,13 +18,14 @@ import java.util.TreeSet;
 /**
  * What the state of one key was written for: the input expressions (the order of values in the
  * history and in pending events), the carried columns, and each aggregate's signature. Stored
- * once per key (as JSON, in the history map under {@link #STATE_KEY}), and as a 64-bit hash in
- * the key's accumulator blob, so that state written by an earlier definition of the view can be
+ * once per key with window state (as JSON, in the history map under {@link #STATE_KEY}), and as a
+ * 64-bit hash in the key's accumulator blob (which also tells the state format), so that state written by an earlier definition of the view can be
  * recognised and evolved after a restore ({@link WindowEvolution}).
  */
 final class WindowLayout {
     /** The history-map key of the layout entry (history sequence numbers are >= 0). */
     static final long STATE_KEY = Long.MIN_VALUE;
+    private static final byte[] STATE_FORMAT = "\nstate-format=2".getBytes(StandardCharsets.UTF_8);
 
     /** An aggregate as state sees it: what it folds, over which window. */
     static final class Signature {
@@ -54,7 +55,10 @@ final class WindowLayout {
     /** Distinct window lengths, shortest first. */
     final long[] windows;
     final byte[] json;
-    final long hash;
+    /** What blobs of state format v1 carry (the hash of the JSON). */
+    final long v1Hash;
+    /** What blobs of state format v2 carry: another hash, so the format shows in the blob. */
+    final long stateHash;
 
     private WindowLayout(List<String> inputs, List<String> carry, List<Signature> aggs, byte[] json) {
         this.inputs = inputs;
@@ -68,7 +72,10 @@ final class WindowLayout {
         }
         this.windows = lengths.stream().mapToLong(Long::longValue).toArray();
         this.json = json;
-        this.hash = hashOf(json);
+        this.v1Hash = hashOf(json);
+        byte[] tagged = java.util.Arrays.copyOf(json, json.length + STATE_FORMAT.length);
+        System.arraycopy(STATE_FORMAT, 0, tagged, json.length, STATE_FORMAT.length);
+        this.stateHash = hashOf(tagged);
     }
 
     /** The layout of a spec. */
@@ -111,6 +118,15 @@ final class WindowLayout {
                             row.get(3).asLong()));
         }
         return new WindowLayout(inputs, carry, aggs, json);
+    }
+
+    /** The aggregates' functions, in order. */
+    WindowSpec.Fn[] fns() {
+        WindowSpec.Fn[] fns = new WindowSpec.Fn[aggs.size()];
+        for (int i = 0; i < fns.length; i++) {
+            fns[i] = aggs.get(i).fn;
+        }
+        return fns;
     }
 
     int windowIndex(long windowMs) {

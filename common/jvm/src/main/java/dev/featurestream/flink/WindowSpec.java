@@ -124,6 +124,16 @@ public final class WindowSpec implements Serializable {
     }
 
     /** True when some aggregate needs the event history (any windowed aggregate). */
+    /** True when an aggregate counts distinct values (kept per value, outside the blob). */
+    public boolean hasDistinct() {
+        for (Agg a : aggs) {
+            if (a.fn == Fn.DISTINCT_COUNT) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     public boolean needsHistory() {
         return windows.length > 0;
     }

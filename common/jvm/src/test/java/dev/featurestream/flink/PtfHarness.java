@@ -7,6 +7,9 @@ import org.apache.flink.table.functions.ProcessTableFunction;
 import org.apache.flink.table.functions.TableSemantics;
 import org.apache.flink.types.Row;
 
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -86,6 +89,86 @@ final class PtfHarness {
         h.timers.addAll(from.timers);
         from.named.forEach((k, v) -> h.named.put(k, new HashMap<>(v)));
         return h;
+    }
+
+    /**
+     * Writes every key's state entries and every timer (a savepoint of the harness), so that
+     * state written by an earlier release of the function can be kept as a test fixture.
+     */
+    void save(DataOutputStream out) throws Exception {
+        out.writeInt(states.size());
+        for (Map.Entry<String, KeyState> e : states.entrySet()) {
+            out.writeUTF(e.getKey());
+            KeyState s = e.getValue();
+            out.writeBoolean(s.acc.data != null);
+            if (s.acc.data != null) {
+                out.writeInt(s.acc.data.length);
+                out.write(s.acc.data);
+            }
+            writeLongMap(out, s.pending.getMap());
+            writeLongMap(out, s.history.getMap());
+            out.writeInt(s.distinct.getMap().size());
+            for (Map.Entry<String, Long> d : s.distinct.getMap().entrySet()) {
+                out.writeUTF(d.getKey());
+                out.writeLong(d.getValue());
+            }
+        }
+        out.writeInt(timers.size());
+        for (Timer t : timers) {
+            out.writeLong(t.time());
+            out.writeUTF(t.key());
+            out.writeUTF(t.name() == null ? "" : t.name());
+        }
+    }
+
+    /** A harness for ``specJson`` restored from what {@link #save} wrote; no watermark. */
+    static PtfHarness load(String specJson, DataInputStream in) throws Exception {
+        PtfHarness h = new PtfHarness(specJson);
+        int keys = in.readInt();
+        for (int i = 0; i < keys; i++) {
+            KeyState s = new KeyState();
+            String key = in.readUTF();
+            if (in.readBoolean()) {
+                s.acc.data = in.readNBytes(in.readInt());
+            }
+            readLongMap(in, s.pending.getMap());
+            readLongMap(in, s.history.getMap());
+            int distinct = in.readInt();
+            for (int j = 0; j < distinct; j++) {
+                s.distinct.getMap().put(in.readUTF(), in.readLong());
+            }
+            h.states.put(key, s);
+        }
+        int timerCount = in.readInt();
+        for (int i = 0; i < timerCount; i++) {
+            long time = in.readLong();
+            String key = in.readUTF();
+            String name = in.readUTF();
+            Timer t = new Timer(time, key, name.isEmpty() ? null : name);
+            h.timers.add(t);
+            if (t.name() != null) {
+                h.named.computeIfAbsent(key, k -> new HashMap<>()).put(t.name(), time);
+            }
+        }
+        return h;
+    }
+
+    private static void writeLongMap(DataOutputStream out, Map<Long, byte[]> map)
+            throws IOException {
+        out.writeInt(map.size());
+        for (Map.Entry<Long, byte[]> e : map.entrySet()) {
+            out.writeLong(e.getKey());
+            out.writeInt(e.getValue().length);
+            out.write(e.getValue());
+        }
+    }
+
+    private static void readLongMap(DataInputStream in, Map<Long, byte[]> map) throws IOException {
+        int n = in.readInt();
+        for (int i = 0; i < n; i++) {
+            long key = in.readLong();
+            map.put(key, in.readNBytes(in.readInt()));
+        }
     }
 
     /** One input row of ``key`` at time ``t``; {@code fields} are name/value pairs. */
@@ -192,7 +275,7 @@ final class PtfHarness {
 
                         @Override
                         public void clearTimer(Long time) {
-                            throw new UnsupportedOperationException();
+                            timers.remove(new Timer(time, currentKey, null));
                         }
 
                         @Override

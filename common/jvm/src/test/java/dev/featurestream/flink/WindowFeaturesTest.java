@@ -30,6 +30,8 @@ class WindowFeaturesTest {
     static final long BOUND = 5 * S;
     static final long RETENTION = D + BOUND + 5 * M;
     static final long LAST_EVENT_RETENTION = 400 * D;
+    /** When a key's expiry timer fires after its last event: retention and a quarter of it. */
+    static final long EXPIRY = RETENTION + 1 + RETENTION / 4;
     static final long T0 = 1_767_225_600_000L; // 2026-01-01T00:00:00Z
 
     /** count 10m, count 1h, sum 1h, max 1h, min 24h, avg 24h, stddev 24h, distinct 24h, ... */
@@ -267,13 +269,16 @@ class WindowFeaturesTest {
         feed(h, new Event("k", "a", T0, 5, "m", 0, 0));
         h.advance(T0 + H);
         PtfHarness.KeyState state = h.states.get("k");
-        assertTrue(state.history.getMap().size() > 1, "the event is in the history");
+        assertTrue(state.acc.data.length > WindowAccumulators.DORMANT_LENGTH, "window state");
+        assertEquals(1, state.history.getMap().size(), "the layout entry; the event is in the tail");
 
-        h.advance(T0 + RETENTION + 1);
+        h.advance(T0 + EXPIRY - 1);
+        assertTrue(h.states.get("k").acc.data.length > WindowAccumulators.DORMANT_LENGTH);
+        h.advance(T0 + EXPIRY);
         state = h.states.get("k");
         assertEquals(WindowAccumulators.DORMANT_LENGTH, state.acc.data.length, "dormant");
         assertTrue(state.history.isEmpty() && state.distinct.isEmpty() && state.pending.isEmpty());
-        assertEquals(1, h.timersOf("k"), "only the forget timer");
+        assertEquals(1, h.timersOf("k"), "only the expiry timer, now for forgetting");
 
         // Three days later: every window starts empty, seconds_since_prev spans the gap.
         feed(h, new Event("k", "b", T0 + 3 * D, 7, "n", 0, 1));
@@ -283,10 +288,13 @@ class WindowFeaturesTest {
         assertEquals(7L, b.get("sum_1h"));
         assertEquals(1L, b.get("merchants_24h"));
         assertEquals(3.0 * D / 1000, b.get("since_prev"));
+        assertEquals(1, h.timersOf("k"), "the waking event moved the timer back to expiry");
 
         // Past the last-event retention the key is forgotten, timers and all.
-        h.advance(T0 + 3 * D + RETENTION + 1);
+        h.advance(T0 + 3 * D + EXPIRY);
         assertEquals(WindowAccumulators.DORMANT_LENGTH, h.states.get("k").acc.data.length);
+        h.advance(T0 + 3 * D + LAST_EVENT_RETENTION);
+        assertTrue(h.states.containsKey("k"));
         h.advance(T0 + 3 * D + LAST_EVENT_RETENTION + 1);
         assertTrue(!h.states.containsKey("k") && h.timersOf("k") == 0, "forgotten");
         feed(h, new Event("k", "c", T0 + 3 * D + LAST_EVENT_RETENTION + 2, 1, "m", 0, 2));
@@ -310,53 +318,111 @@ class WindowFeaturesTest {
     }
 
     @Test
-    void aWatermarkJumpPastTheRetentionStillEndsInForgettingTheKey() throws Exception {
-        // Flink ignores the cleanup timer the release registers behind the new watermark.
+    void aWatermarkJumpPastTheRetentionStillExpiresTheKey() throws Exception {
+        // The expiry timer is set from eval, ahead of the watermark, so no jump can lose it.
         PtfHarness h = new PtfHarness(SPEC);
         feed(h, new Event("k", "a", T0, 5, "m", 0, 0));
         h.advance(T0 + 2 * D);
-        assertTrue(h.states.get("k").acc.data.length > WindowAccumulators.DORMANT_LENGTH);
+        assertEquals(WindowAccumulators.DORMANT_LENGTH, h.states.get("k").acc.data.length);
         feed(h, new Event("k", "b", T0 + 3 * D, 6, "n", 0, 1));
         h.advance(T0 + 3 * D);
         Map<String, Object> b = features(h.output, false).get("b");
-        assertEquals(1L, b.get("count_1h"), "the stale windows were not folded into b");
+        assertEquals(1L, b.get("count_1h"), "nothing of a was folded into b");
         assertEquals(1L, b.get("merchants_24h"));
         assertEquals(3.0 * D / 1000, b.get("since_prev"));
-        h.advance(T0 + 10 * D);
+        // The forget time is set when the windows expire, so a watermark that passes both in one
+        // step (only the end of a bounded input) leaves the 24-byte dormant blob.
+        h.advance(T0 + 3 * D + EXPIRY);
         h.advance(T0 + 3 * D + LAST_EVENT_RETENTION + 1);
         assertTrue(!h.states.containsKey("k") && h.timersOf("k") == 0, "forgotten");
     }
 
-    @Test
-    void stateFromBeforeTheForgetTimerTurnsDormantAndIsForgotten() throws Exception {
-        // A savepoint of the previous release: the same state entries and blob, a cleanup timer
-        // per key and no forget timer.
-        PtfHarness old = new PtfHarness(SPEC);
-        feed(old, new Event("k", "a", T0, 5, "m", 0, 0));
-        old.advance(T0);
-        old.dropNamedTimers("forget");
-        assertEquals(1, old.timersOf("k"));
-        PtfHarness h = PtfHarness.restore(SPEC, old);
-        feed(h, new Event("j", "b", T0 + H, 1, "m", 0, 1));
-        h.advance(T0 + RETENTION + 1);
-        assertEquals(WindowAccumulators.DORMANT_LENGTH, h.states.get("k").acc.data.length);
-        assertEquals(1, h.timersOf("k"), "the cleanup set the forget timer");
-        h.advance(T0 + 100 * D);
-        h.advance(T0 + LAST_EVENT_RETENTION + 1);
-        assertTrue(!h.states.containsKey("k") && h.timersOf("k") == 0, "forgotten");
+    /** Events 700.. of the fixture's timeline, after the state of the first 700 (format v1). */
+    static PtfHarness restoreV1(String spec) throws Exception {
+        try (java.io.DataInputStream in =
+                new java.io.DataInputStream(
+                        WindowFeaturesTest.class.getResourceAsStream("/window-state-v1.bin"))) {
+            return PtfHarness.load(spec, in);
+        }
     }
 
     @Test
-    void stateStaysBoundedWithTwoTimersPerKey() throws Exception {
+    void stateOfFormatV1ContinuesExactlyAndIsForgotten() throws Exception {
+        // window-state-v1.bin: PtfHarness.save of stream(SPEC, arrival(timeline(11, 1200), 12)
+        // .subList(0, 700)), written by the v1 function (commit 2a90374): per-event history
+        // entries, named cleanup and forget timers, a dormant key and a pending group.
+        List<Event> events = timeline(11, 1200);
+        List<Event> arrivals = arrival(events, 12);
+        PtfHarness h = restoreV1(SPEC);
+        long max = arrivals.subList(0, 700).stream().mapToLong(Event::t).max().getAsLong();
+        for (Event e : arrivals.subList(700, arrivals.size())) {
+            feed(h, e);
+            max = Math.max(max, e.t());
+            h.advance(max - BOUND);
+        }
+        h.advance(max);
+        h.advance(max + EXPIRY);
+        h.advance(max + LAST_EVENT_RETENTION + 1);
+        assertEquals(0, h.droppedLate);
+        Map<String, Map<String, Object>> got = features(h.output, false);
+        assertEquals(501, got.size(), "the 500 later events and the one pending at the cut");
+        for (Event e : events) {
+            if (got.containsKey(e.id())) {
+                Map<String, Object> want = expected(e, events, false);
+                for (String name : NAMES) {
+                    Object w = want.get(name);
+                    Object v = got.get(e.id()).get(name);
+                    if (w instanceof Double dw && v instanceof Double dv) {
+                        assertEquals(dw, dv, 1e-9 * Math.max(1.0, Math.abs(dw)), e.id() + name);
+                    } else {
+                        assertEquals(w, v, e.id() + " " + name);
+                    }
+                }
+            }
+        }
+        assertTrue(h.states.isEmpty() && h.timerCount() == 0, "every key expired and forgotten");
+    }
+
+    @Test
+    void stateOfFormatV1RestoresIntoAChangedView() throws Exception {
+        List<Event> events = timeline(11, 1200);
+        List<Event> arrivals = arrival(events, 12);
+        PtfHarness h = restoreV1(spec(true));
+        long max = arrivals.subList(0, 700).stream().mapToLong(Event::t).max().getAsLong();
+        for (Event e : arrivals.subList(700, arrivals.size())) {
+            feed(h, e);
+            max = Math.max(max, e.t());
+            h.advance(max - BOUND);
+        }
+        h.advance(Long.MAX_VALUE);
+        Map<String, Map<String, Object>> got = features(h.output, true);
+        assertEquals(501, got.size());
+        for (Event e : events) {
+            if (got.containsKey(e.id())) {
+                Map<String, Object> want = expected(e, events, true);
+                assertEquals(want.get("max_1h"), got.get(e.id()).get("max_1h"), e.id());
+                assertEquals(want.get("min_24h"), got.get(e.id()).get("min_24h"), e.id());
+                assertEquals(want.get("merchants_24h"), got.get(e.id()).get("merchants_24h"));
+            }
+        }
+    }
+
+    @Test
+    void stateStaysBoundedWithOneTimerPerKey() throws Exception {
         PtfHarness h = new PtfHarness(SPEC);
+        int maxBlob = 0;
         for (int i = 0; i < 2_000; i++) {
-            feed(h, new Event("k", "e" + i, T0 + i * 3 * M, i, "m" + (i % 50), 0, i));
+            long amount = (i * 7_919L) % 1_000;
+            feed(h, new Event("k", "e" + i, T0 + i * 3 * M, amount, "m" + (i % 50), 0, i));
             h.advance(T0 + i * 3 * M);
+            maxBlob = Math.max(maxBlob, h.states.get("k").acc.data.length);
         }
         PtfHarness.KeyState state = h.states.get("k");
-        // 24 h of events every 3 minutes, plus the layout entry, plus the event at t - 24 h.
-        assertTrue(state.history.getMap().size() <= 24 * 20 + 2, "history trimmed");
-        assertEquals(2, h.timersOf("k"), "released groups leave the cleanup and forget timers");
+        // 24 h of events every 3 minutes in chunks of 32, the tail in the blob, the layout entry.
+        assertTrue(state.history.getMap().size() <= 24 * 20 / EventHistory.CHUNK + 2, "trimmed");
+        assertTrue(maxBlob < 2_500, "the blob stays small: " + maxBlob);
+        assertEquals(50, state.distinct.getMap().size());
+        assertEquals(1, h.timersOf("k"), "released groups leave only the expiry timer");
     }
 
     @Test
@@ -430,7 +496,7 @@ class WindowFeaturesTest {
         PtfHarness h = new PtfHarness(SPEC);
         feed(h, new Event("k", "a", T0, 5, "m", 0, 0));
         h.advance(T0);
-        h.advance(T0 + RETENTION + 1);
+        h.advance(T0 + EXPIRY);
         assertEquals(WindowAccumulators.DORMANT_LENGTH, h.states.get("k").acc.data.length);
         PtfHarness evolved = PtfHarness.restore(spec(true), h);
         feed(evolved, new Event("k", "b", T0 + 2 * D, 8, "m", 0, 1));
