@@ -87,6 +87,15 @@ def base_arg_parser(
         "the chart deploys)",
     )
     parser.add_argument(
+        "--flink-conf",
+        action="append",
+        default=[],
+        type=_flink_conf_pair,
+        metavar="KEY=VALUE",
+        help="one more Flink setting for this job, after featurestream's own (repeatable; for "
+        "experiments and benchmarks: deployments set flinkConfiguration in the chart's values)",
+    )
+    parser.add_argument(
         "--await-start",
         type=Path,
         metavar="FILE",
@@ -94,6 +103,15 @@ def base_arg_parser(
         "start from (featurestream upgrade/restore: the old job stops once this one is planned)",
     )
     return parser
+
+
+def _flink_conf_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected KEY=VALUE, e.g. state.backend.type=forst"
+        )
+    return key.strip(), value.strip()
 
 
 def build_arg_parser(job: FeatureJob) -> argparse.ArgumentParser:
@@ -154,12 +172,13 @@ def table_environment(
     checkpoint_interval: str,
     watermark_interval: str = DEFAULT_WATERMARK_INTERVAL,
     state_backend: str | None = None,
+    flink_conf: Sequence[tuple[str, str]] = (),
 ) -> Any:
     """A streaming TableEnvironment with featurestream's job settings (exactly-once, UTC).
 
     ``pipeline_name`` is the Flink job name (``featurestream-<job>``): the CLI finds running
     jobs by it. ``state_backend`` ``heap`` or ``rocksdb`` sets the job's state backend; None
-    leaves the cluster's.
+    leaves the cluster's. ``flink_conf`` pairs are set last, over all of these.
     """
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
@@ -190,6 +209,8 @@ def table_environment(
         config.set("state.backend.type", "hashmap")
     elif state_backend is not None:
         raise ValueError(f"state backend {state_backend!r}: use one of {STATE_BACKENDS}")
+    for key, value in flink_conf:
+        config.set(key, value)
     return env
 
 
@@ -244,14 +265,18 @@ def submit(
     registry_user_info: str | None = None,
     await_start: Path | None = None,
     state_backend: str | None = None,
+    flink_conf: Sequence[tuple[str, str]] = (),
 ) -> str | None:
     """Plan a view-computing job (its window functions registered) and execute it.
 
-    ``await_start``: see ``execute``; ``state_backend``: see ``table_environment``.
+    ``await_start``: see ``execute``; ``state_backend``, ``flink_conf``: see
+    ``table_environment``.
     """
     from pyflink.java_gateway import get_gateway
 
-    env = table_environment(pipeline_name, checkpoint_interval, watermark_interval, state_backend)
+    env = table_environment(
+        pipeline_name, checkpoint_interval, watermark_interval, state_backend, flink_conf
+    )
     env.execute_sql(
         "CREATE TEMPORARY SYSTEM FUNCTION fs_count_dead_letter "
         "AS 'dev.featurestream.flink.CountDeadLetter' LANGUAGE JAVA"
@@ -292,6 +317,7 @@ def run_driver(
         registry_user_info=creds.registry_user_info,
         await_start=args.await_start,
         state_backend=args.state_backend,
+        flink_conf=args.flink_conf,
     )
     if job_id is None and args.await_start is not None:
         print(f"{pipeline_name}: told not to start", flush=True)

@@ -3,7 +3,9 @@ package dev.featurestream.flink;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The running state of one key in one value (format v2, decision 58): when its events were
@@ -14,18 +16,26 @@ import java.util.List;
  * function needs, and the newest history entries (the tail: up to {@link
  * EventHistory#CHUNK} of them, sealed into the history map as one chunk when full).
  *
- * <p>A <em>dormant</em> key is just the header: no window state, its last released event time
- * kept for {@code seconds_since_prev} and the restart guard. A key whose first event has not
- * been released yet is dormant with no last time.
+ * <p>After the fixed header come the key's pending peer groups: up to {@link #INLINE_GROUPS}
+ * small ones inline (a card's next payment waits here, not in the pending map), then how many
+ * more wait in the pending map. A <em>dormant</em> key has nothing else: no window state, its
+ * last released event time kept for {@code seconds_since_prev} and the restart guard. A key whose
+ * first event has not been released yet is dormant with no last time.
  */
 final class WindowAccumulators {
     /** No timer registered. */
     static final long NONE = Long.MIN_VALUE;
-    /** Length of a dormant blob: layout hash, last event time, expiry timer. */
-    static final int DORMANT_LENGTH = 24;
     private static final int LAST_TS_OFFSET = 8;
     private static final int EXPIRE_AT_OFFSET = 16;
+    private static final int KIND_OFFSET = 24;
+    private static final int PENDING_OFFSET = 25;
+    private static final byte DORMANT = 0;
     private static final byte FULL = 2;
+    /** Pending groups kept inline at most, and their bytes at most. */
+    static final int INLINE_GROUPS = 4;
+    static final int INLINE_PENDING_BYTES = 1_024;
+    /** Distinct values an aggregate keeps inline before it spills them to the distinct map. */
+    static final int INLINE_DISTINCT = 32;
 
     /** Sequence number the next released event gets. */
     long nextSeq;
@@ -44,6 +54,60 @@ final class WindowAccumulators {
     long tailFirst;
     /** History entries {@code tailFirst .. nextSeq - 1}, not yet sealed into a chunk. */
     final List<byte[]> tail = new ArrayList<>();
+    /** The key's pending groups (inline ones, and the count of those in the pending map). */
+    Pending pending = new Pending();
+
+    /**
+     * Pending peer groups by timestamp: small ones inline in the value, the rest in the pending
+     * map (counted, so a key with none there never reads it).
+     */
+    static final class Pending {
+        final List<Long> times = new ArrayList<>(2);
+        final List<byte[]> groups = new ArrayList<>(2);
+        int inMap;
+
+        int inlineBytes() {
+            int n = 0;
+            for (byte[] g : groups) {
+                n += g.length;
+            }
+            return n;
+        }
+
+        int indexOf(long t) {
+            for (int i = 0; i < times.size(); i++) {
+                if (times.get(i) == t) {
+                    return i;
+                }
+            }
+            return -1;
+        }
+
+        /** Whether a group of {@code bytes} more fits inline. */
+        boolean fits(int bytes, boolean newGroup) {
+            return (!newGroup || times.size() < INLINE_GROUPS)
+                    && inlineBytes() + bytes <= INLINE_PENDING_BYTES;
+        }
+
+        void write(StateBytes.Writer out) {
+            out.putVarLong(times.size());
+            for (int i = 0; i < times.size(); i++) {
+                out.putLong(times.get(i)).putVarLong(groups.get(i).length).putBytes(groups.get(i));
+            }
+            out.putVarLong(inMap);
+        }
+
+        static Pending read(StateBytes.Reader in) {
+            Pending p = new Pending();
+            int n = (int) in.getVarLong();
+            for (int i = 0; i < n; i++) {
+                p.times.add(in.getLong());
+                p.groups.add(in.getBytes((int) in.getVarLong()));
+            }
+            p.inMap = (int) in.getVarLong();
+            return p;
+        }
+    }
 
     /** One aggregate's running values; which fields matter depends on the function. */
     static final class Acc {
@@ -61,6 +125,10 @@ final class WindowAccumulators {
         /** Min/max: candidates in sequence order, values strictly monotonic. */
         final ArrayDeque<Long> dequeSeq = new ArrayDeque<>();
         final ArrayDeque<Object> dequeValue = new ArrayDeque<>();
+        /** Distinct count: value counts, inline until more than {@link #INLINE_DISTINCT}. */
+        final Map<Object, Long> inline = new LinkedHashMap<>();
+        /** Distinct count: the values are in the distinct map instead. */
+        boolean spilled;
     }
 
     WindowAccumulators(int windows, int aggs) {
@@ -80,7 +148,7 @@ final class WindowAccumulators {
     }
 
     static boolean isDormant(byte[] data) {
-        return data.length == DORMANT_LENGTH;
+        return data[KIND_OFFSET] == DORMANT;
     }
 
     /** The last released event time of a blob (full or dormant), without decoding the rest. */
@@ -97,13 +165,29 @@ final class WindowAccumulators {
         return StateBytes.withLongAt(data, EXPIRE_AT_OFFSET, expireAt);
     }
 
+    /** The blob's pending groups, without decoding the rest. */
+    static Pending pendingOf(byte[] data) {
+        return Pending.read(new StateBytes.Reader(data, PENDING_OFFSET));
+    }
+
+    /** A copy of the blob with other pending groups (the window state copied as bytes). */
+    static byte[] withPending(byte[] data, Pending pending) {
+        StateBytes.Reader in = new StateBytes.Reader(data, PENDING_OFFSET);
+        Pending.read(in);
+        int body = in.position();
+        StateBytes.Writer out = new StateBytes.Writer(data.length + 64);
+        out.putBytes(data, 0, PENDING_OFFSET);
+        pending.write(out);
+        out.putBytes(data, body, data.length - body);
+        return out.toArray();
+    }
+
     /** The blob of a dormant key. */
-    static byte[] dormant(long layoutHash, long lastTs, long expireAt) {
-        return new StateBytes.Writer(DORMANT_LENGTH)
-                .putLong(layoutHash)
-                .putLong(lastTs)
-                .putLong(expireAt)
-                .toArray();
+    static byte[] dormant(long layoutHash, long lastTs, long expireAt, Pending pending) {
+        StateBytes.Writer out = new StateBytes.Writer(32);
+        out.putLong(layoutHash).putLong(lastTs).putLong(expireAt).putByte(DORMANT);
+        pending.write(out);
+        return out.toArray();
     }
 
     // ------------------------------------------------------------------ codec
@@ -116,16 +200,16 @@ final class WindowAccumulators {
         }
         w.lastTs = lastTs(data);
         w.expireAt = expireAt(data);
+        StateBytes.Reader in = new StateBytes.Reader(data, PENDING_OFFSET);
+        w.pending = Pending.read(in);
         if (isDormant(data)) {
             return w;
         }
-        StateBytes.Reader in = new StateBytes.Reader(data, DORMANT_LENGTH);
-        byte mark = in.getByte();
         w.nextSeq = in.getVarLong();
         w.headSeq = w.nextSeq - in.getVarLong();
         int windows = (int) in.getVarLong();
         int aggs = (int) in.getVarLong();
-        if (mark != FULL || windows != windowCount || aggs != fns.length) {
+        if (windows != windowCount || aggs != fns.length) {
             throw new IllegalStateException(
                     "window state has " + windows + " windows and " + aggs + " aggregates, its"
                             + " layout " + windowCount + " and " + fns.length + ": corrupt state");
@@ -172,6 +256,11 @@ final class WindowAccumulators {
                     a.n = in.getVarLong();
                     a.kind = in.getByte();
                     a.distinct = in.getVarLong();
+                    a.spilled = in.getByte() != 0;
+                    int inline = a.spilled ? 0 : (int) a.distinct;
+                    for (int j = 0; j < inline; j++) {
+                        a.inline.put(in.getValue(), in.getVarLong());
+                    }
                     break;
                 default:
                     break; // last, seconds_since_prev: no window state
@@ -206,6 +295,7 @@ final class WindowAccumulators {
         StateBytes.Writer out =
                 new StateBytes.Writer(64 + windowStart.length * 12 + accs.length * 12 + tailBytes);
         out.putLong(layoutHash).putLong(lastTs).putLong(expireAt).putByte(FULL);
+        pending.write(out);
         out.putVarLong(nextSeq).putVarLong(nextSeq - headSeq);
         out.putVarLong(windowStart.length).putVarLong(accs.length);
         for (int i = 0; i < windowStart.length; i++) {
@@ -240,6 +330,12 @@ final class WindowAccumulators {
                     break;
                 case DISTINCT_COUNT:
                     out.putVarLong(a.n).putByte(a.kind).putVarLong(a.distinct);
+                    out.putByte(a.spilled ? 1 : 0);
+                    if (!a.spilled) {
+                        for (Map.Entry<Object, Long> e : a.inline.entrySet()) {
+                            out.putValue(e.getKey()).putVarLong(e.getValue());
+                        }
+                    }
                     break;
                 default:
                     break;

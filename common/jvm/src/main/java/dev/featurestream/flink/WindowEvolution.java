@@ -52,20 +52,24 @@ final class WindowEvolution {
         boolean hadHistory = old.windows.length > 0;
         boolean inputsChanged = !old.inputs.equals(now.inputs);
 
-        // 1. Pending events in the new value order.
+        // 1. Pending events in the new value order (inline ones and those in the map).
         if (inputsChanged || !old.carry.equals(now.carry)) {
-            List<Map.Entry<Long, byte[]>> groups = new ArrayList<>();
-            for (Map.Entry<Long, byte[]> e : pending.entries()) {
-                groups.add(Map.entry(e.getKey(), e.getValue()));
-            }
             int oldWidth = old.inputs.size() + old.carry.size();
-            for (Map.Entry<Long, byte[]> g : groups) {
-                byte[] rewritten = null;
-                for (WindowFeatures.Event e : WindowFeatures.decodeGroup(g.getValue(), oldWidth)) {
-                    Object[] values = remap(e.values, inputFrom, old.inputs.size(), carryFrom);
-                    rewritten = WindowFeatures.appendEvent(rewritten, e.id, values);
+            WindowAccumulators.Pending waiting = ow.pending;
+            for (int i = 0; i < waiting.groups.size(); i++) {
+                waiting.groups.set(
+                        i, remapGroup(waiting.groups.get(i), oldWidth, inputFrom, old, carryFrom));
+            }
+            if (waiting.inMap > 0) {
+                List<Map.Entry<Long, byte[]>> groups = new ArrayList<>();
+                for (Map.Entry<Long, byte[]> e : pending.entries()) {
+                    groups.add(Map.entry(e.getKey(), e.getValue()));
                 }
-                pending.put(g.getKey(), rewritten);
+                for (Map.Entry<Long, byte[]> g : groups) {
+                    pending.put(
+                            g.getKey(),
+                            remapGroup(g.getValue(), oldWidth, inputFrom, old, carryFrom));
+                }
             }
         }
 
@@ -86,6 +90,7 @@ final class WindowEvolution {
         WindowAccumulators nw = new WindowAccumulators(s.windows.length, s.aggs.length);
         nw.lastTs = ow.lastTs;
         nw.expireAt = ow.expireAt;
+        nw.pending = ow.pending;
         if (hadHistory && s.needsHistory() && !inputsChanged) {
             nw.nextSeq = ow.nextSeq;
             nw.headSeq = ow.headSeq;
@@ -200,6 +205,16 @@ final class WindowEvolution {
         }
         result.accumulators = nw;
         return result;
+    }
+
+    private static byte[] remapGroup(
+            byte[] group, int oldWidth, int[] inputFrom, WindowLayout old, int[] carryFrom) {
+        byte[] rewritten = null;
+        for (WindowFeatures.Event e : WindowFeatures.decodeGroup(group, oldWidth)) {
+            Object[] values = remap(e.values, inputFrom, old.inputs.size(), carryFrom);
+            rewritten = WindowFeatures.appendEvent(rewritten, e.id, values);
+        }
+        return rewritten;
     }
 
     /** Values in the new order: inputs from their old positions (null if new), then carried. */

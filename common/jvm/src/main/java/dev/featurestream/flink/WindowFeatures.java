@@ -25,6 +25,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -158,9 +159,12 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         WindowLayout now = layout();
         if (WindowStateV1.isDormant(data)) {
             // No window state to evolve: only the last event time, which any layout keeps.
+            WindowAccumulators.Pending waiting = new WindowAccumulators.Pending();
+            waiting.inMap = WindowStateV1.countPending(pending);
             acc.data =
                     WindowAccumulators.dormant(
-                            now.stateHash, WindowStateV1.lastTs(data), WindowAccumulators.NONE);
+                            now.stateHash, WindowStateV1.lastTs(data), WindowAccumulators.NONE,
+                            waiting);
             migrated.inc();
             return;
         }
@@ -168,23 +172,23 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         if (hash == now.stateHash) {
             return;
         }
-        if (WindowAccumulators.isDormant(data)) {
+        // Written for another layout or format. Keys with window state (v1 or v2) have the layout
+        // entry; a v2 dormant key has none (and a v1 dormant one is 16 bytes, handled above).
+        byte[] stored = history.get(WindowLayout.STATE_KEY);
+        if (stored == null) {
             acc.data =
                     WindowAccumulators.dormant(
                             now.stateHash,
                             WindowAccumulators.lastTs(data),
-                            WindowAccumulators.expireAt(data));
+                            WindowAccumulators.expireAt(data),
+                            WindowAccumulators.pendingOf(data));
             return;
-        }
-        byte[] stored = history.get(WindowLayout.STATE_KEY);
-        if (stored == null) {
-            throw new IllegalStateException(
-                    "view " + s.view + ": window state without its layout entry (corrupt state)");
         }
         WindowLayout old = WindowLayout.parse(stored);
         WindowAccumulators w;
         if (hash == old.v1Hash) {
             w = WindowStateV1.migrate(old, data, history);
+            w.pending.inMap = WindowStateV1.countPending(pending);
             migrated.inc();
         } else if (hash == old.stateHash) {
             w = WindowAccumulators.decode(old.fns(), old.windows.length, data);
@@ -378,16 +382,12 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         long at = data == null ? WindowAccumulators.NONE : WindowAccumulators.expireAt(data);
         boolean dormant = data == null || WindowAccumulators.isDormant(data);
         if (at == WindowAccumulators.NONE || at < due || (dormant && at > due + slack(s))) {
-            long next = due + slack(s);
             if (at != WindowAccumulators.NONE && at != t) {
                 // Never a release timer: a group pending at `at` would have moved the timer.
                 time.clearTimer(at);
             }
-            time.registerOnTime(next);
-            acc.data =
-                    data == null
-                            ? WindowAccumulators.dormant(layout().stateHash, Long.MIN_VALUE, next)
-                            : WindowAccumulators.withExpireAt(data, next);
+            at = due + slack(s);
+            time.registerOnTime(at);
         }
         int width = s.inputs.size();
         Object[] values = new Object[width + s.carry.size()];
@@ -397,11 +397,41 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         for (int i = 0; i < s.carry.size(); i++) {
             values[width + i] = Values.canonical(input.getField(s.carry.get(i)));
         }
-        byte[] group = pending.get(t);
-        pending.put(t, appendEvent(group, id == null ? "" : id.toString(), values));
-        if (group == null) {
+        String eventId = id == null ? "" : id.toString();
+        WindowAccumulators.Pending waiting =
+                data == null ? new WindowAccumulators.Pending() : WindowAccumulators.pendingOf(data);
+        int inline = waiting.indexOf(t);
+        byte[] mapped = inline < 0 && waiting.inMap > 0 ? pending.get(t) : null;
+        if (inline >= 0) {
+            byte[] before = waiting.groups.get(inline);
+            byte[] group = appendEvent(before, eventId, values);
+            if (waiting.fits(group.length - before.length, false)) {
+                waiting.groups.set(inline, group);
+            } else {
+                // A big peer group moves to the pending map.
+                pending.put(t, group);
+                waiting.times.remove(inline);
+                waiting.groups.remove(inline);
+                waiting.inMap++;
+            }
+        } else if (mapped != null) {
+            pending.put(t, appendEvent(mapped, eventId, values));
+        } else {
+            byte[] group = appendEvent(null, eventId, values);
+            if (waiting.fits(group.length, true)) {
+                waiting.times.add(t);
+                waiting.groups.add(group);
+            } else {
+                pending.put(t, group);
+                waiting.inMap++;
+            }
             time.registerOnTime(t);
         }
+        acc.data =
+                data == null
+                        ? WindowAccumulators.dormant(layout().stateHash, Long.MIN_VALUE, at, waiting)
+                        : WindowAccumulators.withPending(
+                                WindowAccumulators.withExpireAt(data, at), waiting);
     }
 
     /** How far past its due time the expiry timer is set, so it moves only now and then. */
@@ -436,11 +466,27 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             }
             return;
         }
-        byte[] group = pending.get(t);
+        byte[] data = acc.data;
+        if (data == null) {
+            return;
+        }
+        WindowAccumulators.Pending waiting = WindowAccumulators.pendingOf(data);
+        int inline = waiting.indexOf(t);
+        byte[] group = null;
+        if (inline >= 0) {
+            group = waiting.groups.get(inline);
+            waiting.times.remove(inline);
+            waiting.groups.remove(inline);
+        } else if (waiting.inMap > 0) {
+            group = pending.get(t);
+            if (group != null) {
+                pending.remove(t);
+                waiting.inMap--;
+            }
+        }
         if (group != null) {
-            pending.remove(t);
-            release(ctx, s, t, group, acc, history, distinct);
-        } else if (acc.data != null && WindowAccumulators.expireAt(acc.data) == t) {
+            release(ctx, s, t, group, waiting, acc, history, distinct);
+        } else if (WindowAccumulators.expireAt(data) == t) {
             expire(ctx, s, t, acc, history, distinct);
         }
     }
@@ -451,12 +497,14 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             WindowSpec s,
             long t,
             byte[] group,
+            WindowAccumulators.Pending waiting,
             Accumulators acc,
             MapView<Long, byte[]> history,
             MapView<String, Long> distinct)
             throws Exception {
         byte[] data = acc.data;
         WindowAccumulators w = WindowAccumulators.decode(fns(), s.windows.length, data);
+        w.pending = waiting;
         if (data == null || WindowAccumulators.isDormant(data)) {
             // No window state yet (a new key) or any more (a dormant one): empty windows.
             history.put(WindowLayout.STATE_KEY, layout().json);
@@ -467,6 +515,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             // Unreachable: eval rejects such rows before they are buffered. Counted, so that a
             // broken invariant shows in the metrics rather than as rewritten history.
             notFolded.inc(events.size());
+            acc.data = WindowAccumulators.withPending(data, waiting);
             return;
         }
         Double sincePrev =
@@ -475,6 +524,9 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
                         : null;
 
         EventHistory hist = new EventHistory(history, w);
+        // Evict first: a window that empties restarts from zero (a spilled distinct count
+        // comes back inline) before the new events go in.
+        evict(s, w, t, false, hist, distinct);
         long before = w.nextSeq;
         for (Event e : events) {
             long seq = w.nextSeq;
@@ -491,7 +543,11 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
                 }
             }
         }
-        evict(s, w, t, false, hist, distinct, before);
+        for (int wi = 0; wi < s.windows.length; wi++) {
+            if (w.windowStart[wi] == before) {
+                w.windowStartTs[wi] = t; // it was empty: it holds just the events at t
+            }
+        }
         w.lastTs = t;
         if (w.expireAt == WindowAccumulators.NONE || w.expireAt <= t) {
             // v1 state, or a timer lost behind the watermark: set it from here.
@@ -548,13 +604,15 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             }
             WindowAccumulators w = WindowAccumulators.decode(fns(), s.windows.length, data);
             EventHistory hist = new EventHistory(history, w);
-            if (s.hasDistinct()) {
-                // Distinct counts are keyed by value: remove those of the events still held.
-                evict(s, w, t, true, hist, distinct, w.nextSeq);
+            if (anySpilled(s, w)) {
+                // Spilled distinct counts are keyed by value: remove those of the events held.
+                evict(s, w, t, true, hist, distinct);
             }
             hist.dropBefore(w.nextSeq);
             history.remove(WindowLayout.STATE_KEY);
-            data = WindowAccumulators.dormant(layout().stateHash, last, WindowAccumulators.NONE);
+            data =
+                    WindowAccumulators.dormant(
+                            layout().stateHash, last, WindowAccumulators.NONE, w.pending);
             cleared.inc();
         }
         if (last == Long.MIN_VALUE) {
@@ -565,13 +623,28 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             return;
         }
         long forgetAt = last + s.lastEventRetentionMs + 1;
-        if (forgetAt <= t) {
+        WindowAccumulators.Pending waiting = WindowAccumulators.pendingOf(data);
+        if (forgetAt <= t && waiting.times.isEmpty() && waiting.inMap == 0) {
             acc.data = null;
             forgotten.inc();
             return;
         }
+        if (forgetAt <= t) {
+            // Only v1 state: events wait; their release sets the timer again.
+            acc.data = WindowAccumulators.withExpireAt(data, WindowAccumulators.NONE);
+            return;
+        }
         time.registerOnTime(forgetAt);
         acc.data = WindowAccumulators.withExpireAt(data, forgetAt);
+    }
+
+    private static boolean anySpilled(WindowSpec s, WindowAccumulators w) {
+        for (int i = 0; i < s.aggs.length; i++) {
+            if (s.aggs[i].fn == WindowSpec.Fn.DISTINCT_COUNT && w.accs[i].spilled) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The output row of an input row that cannot be folded: ids, reason, source position. */
@@ -643,6 +716,21 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
                 acc.dequeSeq.addLast(seq);
                 break;
             case DISTINCT_COUNT:
+                if (!acc.spilled) {
+                    Long seen = acc.inline.merge(v, 1L, Long::sum);
+                    if (seen == 1L) {
+                        acc.distinct++;
+                    }
+                    if (acc.inline.size() > WindowAccumulators.INLINE_DISTINCT) {
+                        // Too many values to carry in the value: they go to the distinct map.
+                        for (Map.Entry<Object, Long> e : acc.inline.entrySet()) {
+                            distinct.put(a.name + DISTINCT_SEP + e.getKey(), e.getValue());
+                        }
+                        acc.inline.clear();
+                        acc.spilled = true;
+                    }
+                    break;
+                }
                 String key = a.name + DISTINCT_SEP + v;
                 Long count = distinct.get(key);
                 distinct.put(key, count == null ? 1L : count + 1);
@@ -681,6 +769,13 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
                 acc.sumSq.addSquare(d, -1.0);
                 break;
             case DISTINCT_COUNT:
+                if (!acc.spilled) {
+                    Long left = acc.inline.computeIfPresent(v, (k, c) -> c <= 1 ? null : c - 1);
+                    if (left == null) {
+                        acc.distinct--;
+                    }
+                    break;
+                }
                 String key = a.name + DISTINCT_SEP + v;
                 Long count = distinct.get(key);
                 if (count == null || count <= 1) {
@@ -694,7 +789,9 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
                 break; // min/max: the deque is trimmed by sequence number in evict()
         }
         if (acc.n == 0) {
-            // An empty window restarts from exact zeros (no leftover rounding).
+            // An empty window restarts from exact zeros (no leftover rounding), and a distinct
+            // count that spilled has removed every map entry: it starts inline again.
+            acc.spilled = false;
             acc.isum = 0;
             acc.sum.hi = acc.sum.lo = 0;
             acc.sumSq.hi = acc.sumSq.lo = 0;
@@ -704,7 +801,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
     /**
      * Moves every window's start past events older than {@code t - w} (all of them when {@code
      * all}) and drops history no window holds. A window whose oldest event is in range is not
-     * read at all; events released since {@code before} are the newest and never leave.
+     * read at all.
      */
     private static void evict(
             WindowSpec s,
@@ -712,18 +809,12 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             long t,
             boolean all,
             EventHistory hist,
-            MapView<String, Long> distinct,
-            long before)
+            MapView<String, Long> distinct)
             throws Exception {
         for (int wi = 0; wi < s.windows.length; wi++) {
-            if (w.windowStart[wi] >= before) {
-                // Empty before this release: it holds just the events at t.
-                w.windowStartTs[wi] = t;
-                continue;
-            }
             long lower = all ? Long.MAX_VALUE : t - s.windows[wi];
-            if (w.windowStartTs[wi] >= lower) {
-                continue;
+            if (w.windowStart[wi] >= w.nextSeq || w.windowStartTs[wi] >= lower) {
+                continue; // empty, or nothing leaves
             }
             while (w.windowStart[wi] < w.nextSeq) {
                 byte[] entry = hist.entry(w.windowStart[wi]);

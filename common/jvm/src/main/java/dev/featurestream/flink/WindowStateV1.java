@@ -19,6 +19,18 @@ final class WindowStateV1 {
         return data.length == DORMANT_LENGTH;
     }
 
+    /**
+     * Pending groups of a v1 key (all in the pending map): counted once, at its migration, so
+     * that v2 knows when the map can hold none of them.
+     */
+    static int countPending(MapView<Long, byte[]> pending) throws Exception {
+        int n = 0;
+        for (Long ignored : pending.keys()) {
+            n++;
+        }
+        return n;
+    }
+
     static long lastTs(byte[] data) {
         return StateBytes.longAt(data, isDormant(data) ? 8 : 24);
     }
@@ -56,6 +68,8 @@ final class WindowStateV1 {
             a.sumSq.lo = in.getDouble();
             a.distinct = in.getLong();
             a.kind = in.getByte();
+            // v1 kept every distinct value in the distinct map.
+            a.spilled = a.distinct > 0;
             int deque = in.getInt();
             for (int j = 0; j < deque; j++) {
                 a.dequeSeq.addLast(in.getLong());

@@ -269,14 +269,14 @@ class WindowFeaturesTest {
         feed(h, new Event("k", "a", T0, 5, "m", 0, 0));
         h.advance(T0 + H);
         PtfHarness.KeyState state = h.states.get("k");
-        assertTrue(state.acc.data.length > WindowAccumulators.DORMANT_LENGTH, "window state");
+        assertTrue(!WindowAccumulators.isDormant(state.acc.data), "window state");
         assertEquals(1, state.history.getMap().size(), "the layout entry; the event is in the tail");
 
         h.advance(T0 + EXPIRY - 1);
-        assertTrue(h.states.get("k").acc.data.length > WindowAccumulators.DORMANT_LENGTH);
+        assertTrue(!WindowAccumulators.isDormant(h.states.get("k").acc.data));
         h.advance(T0 + EXPIRY);
         state = h.states.get("k");
-        assertEquals(WindowAccumulators.DORMANT_LENGTH, state.acc.data.length, "dormant");
+        assertTrue(WindowAccumulators.isDormant(state.acc.data), "dormant");
         assertTrue(state.history.isEmpty() && state.distinct.isEmpty() && state.pending.isEmpty());
         assertEquals(1, h.timersOf("k"), "only the expiry timer, now for forgetting");
 
@@ -292,7 +292,7 @@ class WindowFeaturesTest {
 
         // Past the last-event retention the key is forgotten, timers and all.
         h.advance(T0 + 3 * D + EXPIRY);
-        assertEquals(WindowAccumulators.DORMANT_LENGTH, h.states.get("k").acc.data.length);
+        assertTrue(WindowAccumulators.isDormant(h.states.get("k").acc.data));
         h.advance(T0 + 3 * D + LAST_EVENT_RETENTION);
         assertTrue(h.states.containsKey("k"));
         h.advance(T0 + 3 * D + LAST_EVENT_RETENTION + 1);
@@ -323,7 +323,7 @@ class WindowFeaturesTest {
         PtfHarness h = new PtfHarness(SPEC);
         feed(h, new Event("k", "a", T0, 5, "m", 0, 0));
         h.advance(T0 + 2 * D);
-        assertEquals(WindowAccumulators.DORMANT_LENGTH, h.states.get("k").acc.data.length);
+        assertTrue(WindowAccumulators.isDormant(h.states.get("k").acc.data));
         feed(h, new Event("k", "b", T0 + 3 * D, 6, "n", 0, 1));
         h.advance(T0 + 3 * D);
         Map<String, Object> b = features(h.output, false).get("b");
@@ -405,6 +405,53 @@ class WindowFeaturesTest {
                 assertEquals(want.get("merchants_24h"), got.get(e.id()).get("merchants_24h"));
             }
         }
+    }
+
+    @Test
+    void pendingGroupsBeyondTheInlineOnesWaitInTheMap() throws Exception {
+        // Ten timestamps waiting at once (four fit inline), then 60 peers at one time (too big
+        // to stay inline): all released exactly, the map empty afterwards.
+        List<Event> events = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            events.add(new Event("k", "a" + i, T0 + (9 - i) * S / 10, i, "m" + i, 0, i));
+        }
+        for (int i = 0; i < 60; i++) {
+            events.add(new Event("k", String.format("b%02d", i), T0 + 2 * S, i, "x", 0, 10 + i));
+        }
+        PtfHarness h = new PtfHarness(SPEC);
+        for (Event e : events) {
+            feed(h, e);
+        }
+        PtfHarness.KeyState state = h.states.get("k");
+        assertEquals(7, state.pending.getMap().size(), "6 timestamps and the big group in the map");
+        assertEquals(7, WindowAccumulators.pendingOf(state.acc.data).inMap);
+        assertEquals(4, WindowAccumulators.pendingOf(state.acc.data).times.size());
+        h.advance(T0 + 2 * S);
+        assertMatches(events, h.output, false);
+        state = h.states.get("k");
+        assertTrue(state.pending.isEmpty());
+        assertEquals(0, WindowAccumulators.pendingOf(state.acc.data).inMap);
+    }
+
+    @Test
+    void distinctValuesSpillToTheMapAndComeBackInline() throws Exception {
+        PtfHarness h = new PtfHarness(SPEC);
+        List<Event> events = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            events.add(new Event("k", "a" + i, T0 + i * M, i, "m" + i, 0, i));
+        }
+        // 25 h later every earlier event has left the windows: the count empties before y goes in.
+        events.add(new Event("k", "y", T0 + 25 * H, 1, "m1", 0, 99));
+        for (Event e : events) {
+            feed(h, e);
+            h.advance(e.t());
+            if (e.id().equals("a39")) {
+                assertEquals(40, h.states.get("k").distinct.getMap().size(), "spilled");
+            }
+        }
+        assertMatches(events, h.output, false);
+        assertTrue(h.states.get("k").distinct.isEmpty(), "the emptied window came back inline");
+        assertEquals(1L, features(h.output, false).get("y").get("merchants_24h"));
     }
 
     @Test
@@ -497,7 +544,7 @@ class WindowFeaturesTest {
         feed(h, new Event("k", "a", T0, 5, "m", 0, 0));
         h.advance(T0);
         h.advance(T0 + EXPIRY);
-        assertEquals(WindowAccumulators.DORMANT_LENGTH, h.states.get("k").acc.data.length);
+        assertTrue(WindowAccumulators.isDormant(h.states.get("k").acc.data));
         PtfHarness evolved = PtfHarness.restore(spec(true), h);
         feed(evolved, new Event("k", "b", T0 + 2 * D, 8, "m", 0, 1));
         evolved.advance(Long.MAX_VALUE);
