@@ -202,9 +202,10 @@ def table_environment(
     # time went to copying; the SQL runtime and WindowFeatures never hold on to an input row).
     config.set("pipeline.object-reuse", "true")
     if state_backend == "rocksdb":
-        # As the chart deploys it (templates/flinkdeployment.yaml).
+        # As the chart deploys it (templates/flinkdeployment.yaml): decision 59.
         config.set("state.backend.type", "rocksdb")
         config.set("execution.checkpointing.incremental", "true")
+        config.set("state.backend.rocksdb.use-bloom-filter", "true")
     elif state_backend == "heap":
         config.set("state.backend.type", "hashmap")
     elif state_backend is not None:
