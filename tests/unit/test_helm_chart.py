@@ -373,15 +373,16 @@ def test_every_flink_key_the_chart_sets_is_a_flink_2_2_option(
     rendered: dict[tuple[str, str], str],
 ) -> None:
     # A misspelt key is silently ignored by Flink: look each one up among the option keys
-    # compiled into the bundled Flink 2.2.1 (configuration classes and the Python options).
+    # compiled into the bundled Flink 2.2.1 (configuration classes, RocksDB's options and the
+    # Python options).
     home = parts.pyflink_home()
     constants = b""
     for jar in [*home.glob("lib/flink-dist*.jar"), *home.glob("opt/flink-python-*.jar")]:
         with zipfile.ZipFile(jar) as archive:
             for name in archive.namelist():
-                if name.startswith("org/apache/flink/configuration/") or name.endswith(
-                    "PythonOptions.class"
-                ):
+                if name.startswith(
+                    ("org/apache/flink/configuration/", "org/apache/flink/state/rocksdb/")
+                ) or name.endswith("PythonOptions.class"):
                     constants += archive.read(name)
     keys = {
         key
