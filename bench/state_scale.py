@@ -22,6 +22,7 @@ Usage (repository root)::
 
     .venv/bin/python -m bench.state_scale                                   # 250k, 1M, 2M
     .venv/bin/python -m bench.state_scale --counts 250000 --backends heap --jobs trade_features
+    .venv/bin/python -m bench.state_scale --fixed-rate   # 250k over 48 h ... 2M over 16 days
 
 Starts the local stack if needed and leaves it up. ``--json FILE`` keeps every figure.
 """
@@ -281,6 +282,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--hours", type=float, default=48.0, help="event time spanned")
     parser.add_argument(
+        "--fixed-rate",
+        action="store_true",
+        help="keep the event-time density of the smallest count instead of the span: the "
+        "smallest count spans --hours, larger ones proportionally more (the plateau alone, "
+        "without denser windows)",
+    )
+    parser.add_argument(
         "--repeat", type=int, default=1, help="runs per backend and count; the median is reported"
     )
     parser.add_argument("--checkpoint-interval", default="10 s")
@@ -306,14 +314,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                     quiet=True,
                 )
         for count in args.counts:
-            print(f"{job}: {count:,} {kind} over {args.hours:g} h", flush=True)
-            topic = preload(config, kind, count, args.hours)  # type: ignore[arg-type]
+            hours = args.hours * count / min(args.counts) if args.fixed_rate else args.hours
+            print(f"{job}: {count:,} {kind} over {hours:g} h", flush=True)
+            topic = preload(config, kind, count, hours)  # type: ignore[arg-type]
             for _ in range(args.repeat):
                 for backend in args.backends:
                     runs.append(
-                        run_one(
-                            config, job, backend, topic, count, args.hours, args.checkpoint_interval
-                        )
+                        run_one(config, job, backend, topic, count, hours, args.checkpoint_interval)
                     )
     print()
     print(report(runs))
