@@ -17,6 +17,7 @@ from common.config import StackConfig, load_stack_config
 from common.deploy.cli import COMMANDS as DEPLOY_COMMANDS
 from common.features import catalog, launch, output_schema
 from common.features.definitions import DefinitionError, FeatureView
+from common.features.job import STATE_BACKENDS
 from common.features.launch import RunOptions
 from common.features.offline import run_offline
 from common.features.sql import FeatureJob
@@ -272,7 +273,7 @@ def _report_submitted(config: StackConfig, name: str, job_id: str, wait_s: float
 )
 @click.option(
     "--state-backend",
-    type=click.Choice(["heap", "rocksdb"]),
+    type=click.Choice(STATE_BACKENDS),
     default="heap",
     show_default=True,
     help="heap: fast, in the TaskManager's memory. rocksdb: on disk with incremental "
@@ -316,7 +317,7 @@ def run(
 @click.option("--keep-topics", is_flag=True, help="Keep the run's intermediate topics.")
 @click.option(
     "--state-backend",
-    type=click.Choice(["heap", "rocksdb"]),
+    type=click.Choice(STATE_BACKENDS),
     default="heap",
     show_default=True,
     help="Every input row waits in state until the end of the input: rocksdb keeps it on "

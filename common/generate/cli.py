@@ -23,6 +23,14 @@ from common.schemas import SchemaError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# The population options: each sets the Population field of its name.
+POPULATION_OPTIONS = (
+    ("cards", "Payments: how many cards (Zipf-skewed activity)."),
+    ("merchants", "Payments: how many merchants (a few hot ones)."),
+    ("accounts", "Trades: how many taker accounts."),
+    ("symbols", "Trades: how many pairs (the five largest, then synthetic ALTnn-USD ones)."),
+)
+
 
 class _IsoDatetime(click.ParamType[datetime, Any]):
     """An ISO-8601 date-time; naive values are UTC."""
@@ -100,33 +108,15 @@ def _generate_options(command: F) -> F:
         click.option(
             "--topic", default=None, help="Destination topic. Default: trades or payments."
         ),
-        click.option(
-            "--cards",
-            type=click.IntRange(min=1),
-            default=Population().cards,
-            show_default=True,
-            help="Payments: how many cards (Zipf-skewed activity).",
-        ),
-        click.option(
-            "--merchants",
-            type=click.IntRange(min=1),
-            default=Population().merchants,
-            show_default=True,
-            help="Payments: how many merchants (a few hot ones).",
-        ),
-        click.option(
-            "--accounts",
-            type=click.IntRange(min=1),
-            default=Population().accounts,
-            show_default=True,
-            help="Trades: how many taker accounts.",
-        ),
-        click.option(
-            "--symbols",
-            type=click.IntRange(min=1),
-            default=Population().symbols,
-            show_default=True,
-            help="Trades: how many pairs (the five largest, then synthetic ALTnn-USD ones).",
+        *(
+            click.option(
+                f"--{name}",
+                type=click.IntRange(min=1),
+                default=getattr(Population(), name),
+                show_default=True,
+                help=text,
+            )
+            for name, text in POPULATION_OPTIONS
         ),
     ]
     for option in reversed(options):
@@ -151,10 +141,7 @@ def _run(kind: Kind, **options: Any) -> None:
             "--bad-pct writes malformed Kafka values; it cannot be combined with --to-file"
         )
     options["population"] = Population(
-        cards=options.pop("cards"),
-        merchants=options.pop("merchants"),
-        accounts=options.pop("accounts"),
-        symbols=options.pop("symbols"),
+        **{name: options.pop(name) for name, _ in POPULATION_OPTIONS}
     )
     config = load_stack_config()
     try:

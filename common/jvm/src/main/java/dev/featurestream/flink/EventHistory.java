@@ -126,25 +126,13 @@ final class EventHistory {
     }
 
     private static byte[] encode(long first, WindowAccumulators w) {
-        int size = 16;
-        for (byte[] e : w.tail) {
-            size += e.length + 2;
-        }
-        StateBytes.Writer out = new StateBytes.Writer(size);
-        out.putVarLong(first).putVarLong(w.tail.size());
-        for (byte[] e : w.tail) {
-            out.putVarLong(e.length).putBytes(e);
-        }
-        return out.toArray();
+        StateBytes.Writer out = new StateBytes.Writer(10 + StateBytes.sizeOf(w.tail));
+        return out.putVarLong(first).putByteArrays(w.tail).toArray();
     }
 
     private static Chunk decode(byte[] bytes) {
         StateBytes.Reader in = new StateBytes.Reader(bytes);
         long first = in.getVarLong();
-        byte[][] entries = new byte[(int) in.getVarLong()][];
-        for (int i = 0; i < entries.length; i++) {
-            entries[i] = in.getBytes((int) in.getVarLong());
-        }
-        return new Chunk(first, entries);
+        return new Chunk(first, in.getByteArrays());
     }
 }

@@ -5,6 +5,7 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * The window function's state encoding: a growable big-endian byte writer and a reader over a
@@ -89,6 +90,15 @@ final class StateBytes {
 
         Writer putBytes(byte[] b) {
             return putBytes(b, 0, b.length);
+        }
+
+        /** A list of byte arrays: the count, then each array's length and bytes (varints). */
+        Writer putByteArrays(List<byte[]> arrays) {
+            putVarLong(arrays.size());
+            for (byte[] a : arrays) {
+                putVarLong(a.length).putBytes(a);
+            }
+            return this;
         }
 
         /** A string as its UTF-8 length (4 bytes) and bytes. */
@@ -187,6 +197,19 @@ final class StateBytes {
             return b;
         }
 
+        /** What {@link Writer#putByteArrays} wrote. */
+        byte[][] getByteArrays() {
+            byte[][] arrays = new byte[(int) getVarLong()][];
+            for (int i = 0; i < arrays.length; i++) {
+                arrays[i] = getBytes((int) getVarLong());
+            }
+            return arrays;
+        }
+
+        void skip(int n) {
+            pos += n;
+        }
+
         String getString() {
             int len = getInt();
             String s = new String(buf, pos, len, StandardCharsets.UTF_8);
@@ -211,6 +234,15 @@ final class StateBytes {
                     throw new IllegalStateException("corrupt window state: value tag " + tag);
             }
         }
+    }
+
+    /** About what {@link Writer#putByteArrays} writes for {@code arrays} (a capacity hint). */
+    static int sizeOf(List<byte[]> arrays) {
+        int n = 2;
+        for (byte[] a : arrays) {
+            n += a.length + 2;
+        }
+        return n;
     }
 
     /** The big-endian long at {@code offset}. */

@@ -2,6 +2,7 @@ package dev.featurestream.flink;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -83,6 +84,12 @@ final class WindowAccumulators {
             return -1;
         }
 
+        /** Takes the inline group at index {@code i} out. */
+        byte[] removeAt(int i) {
+            times.remove(i);
+            return groups.remove(i);
+        }
+
         /** Whether a group of {@code bytes} more fits inline. */
         boolean fits(int bytes, boolean newGroup) {
             return (!newGroup || times.size() < INLINE_GROUPS)
@@ -106,6 +113,16 @@ final class WindowAccumulators {
             }
             p.inMap = (int) in.getVarLong();
             return p;
+        }
+
+        /** Moves {@code in} past a pending section without decoding it. */
+        static void skip(StateBytes.Reader in) {
+            int n = (int) in.getVarLong();
+            for (int i = 0; i < n; i++) {
+                in.skip(8);
+                in.skip((int) in.getVarLong());
+            }
+            in.getVarLong();
         }
     }
 
@@ -170,13 +187,16 @@ final class WindowAccumulators {
         return Pending.read(new StateBytes.Reader(data, PENDING_OFFSET));
     }
 
-    /** A copy of the blob with other pending groups (the window state copied as bytes). */
-    static byte[] withPending(byte[] data, Pending pending) {
+    /**
+     * A copy of the blob with another expiry time and other pending groups, in one copy (the
+     * window state copied as bytes).
+     */
+    static byte[] withPending(byte[] data, long expireAt, Pending pending) {
         StateBytes.Reader in = new StateBytes.Reader(data, PENDING_OFFSET);
-        Pending.read(in);
+        Pending.skip(in);
         int body = in.position();
         StateBytes.Writer out = new StateBytes.Writer(data.length + 64);
-        out.putBytes(data, 0, PENDING_OFFSET);
+        out.putBytes(data, 0, EXPIRE_AT_OFFSET).putLong(expireAt).putByte(data[KIND_OFFSET]);
         pending.write(out);
         out.putBytes(data, body, data.length - body);
         return out.toArray();
@@ -266,34 +286,16 @@ final class WindowAccumulators {
                     break; // last, seconds_since_prev: no window state
             }
         }
-        int tailCount = (int) in.getVarLong();
-        w.tailFirst = w.nextSeq - tailCount;
-        for (int i = 0; i < tailCount; i++) {
-            w.tail.add(in.getBytes((int) in.getVarLong()));
-        }
+        w.tail.addAll(Arrays.asList(in.getByteArrays()));
+        w.tailFirst = w.nextSeq - w.tail.size();
         return w;
-    }
-
-    static WindowAccumulators decode(WindowSpec spec, byte[] data) {
-        return decode(fns(spec), spec.windows.length, data);
-    }
-
-    static WindowSpec.Fn[] fns(WindowSpec spec) {
-        WindowSpec.Fn[] fns = new WindowSpec.Fn[spec.aggs.length];
-        for (int i = 0; i < fns.length; i++) {
-            fns[i] = spec.aggs[i].fn;
-        }
-        return fns;
     }
 
     /** The full blob; {@code fns} as for {@link #decode}. */
     byte[] encode(long layoutHash, WindowSpec.Fn[] fns) {
-        int tailBytes = 0;
-        for (byte[] e : tail) {
-            tailBytes += e.length + 2;
-        }
         StateBytes.Writer out =
-                new StateBytes.Writer(64 + windowStart.length * 12 + accs.length * 12 + tailBytes);
+                new StateBytes.Writer(
+                        64 + windowStart.length * 12 + accs.length * 12 + StateBytes.sizeOf(tail));
         out.putLong(layoutHash).putLong(lastTs).putLong(expireAt).putByte(FULL);
         pending.write(out);
         out.putVarLong(nextSeq).putVarLong(nextSeq - headSeq);
@@ -341,10 +343,7 @@ final class WindowAccumulators {
                     break;
             }
         }
-        out.putVarLong(tail.size());
-        for (byte[] e : tail) {
-            out.putVarLong(e.length).putBytes(e);
-        }
+        out.putByteArrays(tail);
         return out.toArray();
     }
 }

@@ -378,15 +378,17 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             return;
         }
         // The expiry timer: t is ahead of the watermark, so registering from here always holds.
-        long due = t + s.retentionMs + 1;
         long at = data == null ? WindowAccumulators.NONE : WindowAccumulators.expireAt(data);
         boolean dormant = data == null || WindowAccumulators.isDormant(data);
-        if (at == WindowAccumulators.NONE || at < due || (dormant && at > due + slack(s))) {
+        long next = expiryAfter(s, t);
+        // Moved when it falls before this event's window expiry (next - slack), or when it is a
+        // dormant key's far later forget time.
+        if (at == WindowAccumulators.NONE || at < next - slack(s) || (dormant && at > next)) {
             if (at != WindowAccumulators.NONE && at != t) {
                 // Never a release timer: a group pending at `at` would have moved the timer.
                 time.clearTimer(at);
             }
-            at = due + slack(s);
+            at = next;
             time.registerOnTime(at);
         }
         int width = s.inputs.size();
@@ -409,9 +411,8 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
                 waiting.groups.set(inline, group);
             } else {
                 // A big peer group moves to the pending map.
+                waiting.removeAt(inline);
                 pending.put(t, group);
-                waiting.times.remove(inline);
-                waiting.groups.remove(inline);
                 waiting.inMap++;
             }
         } else if (mapped != null) {
@@ -430,8 +431,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         acc.data =
                 data == null
                         ? WindowAccumulators.dormant(layout().stateHash, Long.MIN_VALUE, at, waiting)
-                        : WindowAccumulators.withPending(
-                                WindowAccumulators.withExpireAt(data, at), waiting);
+                        : WindowAccumulators.withPending(data, at, waiting);
     }
 
     /** How far past its due time the expiry timer is set, so it moves only now and then. */
@@ -439,9 +439,14 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         return s.retentionMs / 4;
     }
 
+    /** The expiry timer for a key whose newest event is at {@code t}: windows empty, and slack. */
+    private static long expiryAfter(WindowSpec s, long t) {
+        return t + s.retentionMs + 1 + slack(s);
+    }
+
     private WindowSpec.Fn[] fns() {
         if (fns == null) {
-            fns = WindowAccumulators.fns(spec());
+            fns = layout().fns();
         }
         return fns;
     }
@@ -474,9 +479,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         int inline = waiting.indexOf(t);
         byte[] group = null;
         if (inline >= 0) {
-            group = waiting.groups.get(inline);
-            waiting.times.remove(inline);
-            waiting.groups.remove(inline);
+            group = waiting.removeAt(inline);
         } else if (waiting.inMap > 0) {
             group = pending.get(t);
             if (group != null) {
@@ -515,7 +518,8 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             // Unreachable: eval rejects such rows before they are buffered. Counted, so that a
             // broken invariant shows in the metrics rather than as rewritten history.
             notFolded.inc(events.size());
-            acc.data = WindowAccumulators.withPending(data, waiting);
+            acc.data =
+                    WindowAccumulators.withPending(data, WindowAccumulators.expireAt(data), waiting);
             return;
         }
         Double sincePrev =
@@ -551,7 +555,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         w.lastTs = t;
         if (w.expireAt == WindowAccumulators.NONE || w.expireAt <= t) {
             // v1 state, or a timer lost behind the watermark: set it from here.
-            w.expireAt = t + s.retentionMs + 1 + slack(s);
+            w.expireAt = expiryAfter(s, t);
             ctx.timeContext(Long.class).registerOnTime(w.expireAt);
         }
         acc.data = w.encode(layout().stateHash, fns());
@@ -597,7 +601,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         if (!WindowAccumulators.isDormant(data)) {
             if (last + s.retentionMs + 1 > t) {
                 // A v1 timer firing early: the key has had events since.
-                long at = last + s.retentionMs + 1 + slack(s);
+                long at = expiryAfter(s, last);
                 time.registerOnTime(at);
                 acc.data = WindowAccumulators.withExpireAt(data, at);
                 return;
@@ -617,7 +621,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         }
         if (last == Long.MIN_VALUE) {
             // Nothing released yet (only v1 state gets here): look again a retention later.
-            long at = t + s.retentionMs + 1 + slack(s);
+            long at = expiryAfter(s, t);
             time.registerOnTime(at);
             acc.data = WindowAccumulators.withExpireAt(data, at);
             return;
