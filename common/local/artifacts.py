@@ -124,20 +124,29 @@ def _mvn(args: list[str], cwd: Path) -> None:
         raise ArtifactError(f"mvn {' '.join(args)} failed:\n{tail}")
 
 
-def fetch(cache_dir: Path) -> int:
-    """Download the locked artifacts not yet cached, verify checksums; return how many came.
+def fetch_batches(todo: list[Artifact]) -> list[list[Artifact]]:
+    """``todo`` split so that no batch holds two versions of one artifact.
 
-    Raises:
-        ArtifactError: Maven failed, or a downloaded file's sha256 differs from the lock.
+    One pom cannot: Maven keeps one version per ``group:artifact`` (the parts pin different
+    slf4j-api versions), so a fresh cache would miss the other. Exact duplicates (one file
+    in two parts) stay in one batch.
     """
-    lock = read_lock()
-    todo = missing(cache_dir, lock)
-    if not todo:
-        return 0
-    progress.step(f"fetching {len(todo)} pinned artifacts with Maven into {cache_dir}")
+    batches: list[list[Artifact]] = []
+    for a in dict.fromkeys(todo):
+        same = (a.group, a.artifact, a.type, a.classifier)
+        for batch in batches:
+            if all((b.group, b.artifact, b.type, b.classifier) != same for b in batch):
+                batch.append(a)
+                break
+        else:
+            batches.append([a])
+    return batches
+
+
+def _fetch_batch(batch: list[Artifact], lock: dict[str, list[Artifact]], cache_dir: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="featurestream-fetch-") as tmp:
         staging = Path(tmp) / "out"
-        (Path(tmp) / "pom.xml").write_text(_fetch_pom(todo), encoding="utf-8")
+        (Path(tmp) / "pom.xml").write_text(_fetch_pom(batch), encoding="utf-8")
         _mvn(
             [
                 f"{DEPENDENCY_PLUGIN}:copy-dependencies",
@@ -150,7 +159,7 @@ def fetch(cache_dir: Path) -> int:
             target = part_dir(cache_dir, part)
             target.mkdir(parents=True, exist_ok=True)
             for a in items:
-                if a not in todo:
+                if a not in batch:
                     continue
                 got = staging / a.file_name
                 if not got.is_file():
@@ -160,7 +169,23 @@ def fetch(cache_dir: Path) -> int:
                     raise ArtifactError(
                         f"checksum mismatch for {a.coordinate}: lock says {a.sha256}, got {actual}"
                     )
-                shutil.move(str(got), target / a.file_name)
+                # copied, not moved: two parts may lock the same file
+                shutil.copyfile(got, target / a.file_name)
+
+
+def fetch(cache_dir: Path) -> int:
+    """Download the locked artifacts not yet cached, verify checksums; return how many came.
+
+    Raises:
+        ArtifactError: Maven failed, or a downloaded file's sha256 differs from the lock.
+    """
+    lock = read_lock()
+    todo = missing(cache_dir, lock)
+    if not todo:
+        return 0
+    progress.step(f"fetching {len(todo)} pinned artifacts with Maven into {cache_dir}")
+    for batch in fetch_batches(todo):
+        _fetch_batch(batch, lock, cache_dir)
     return len(todo)
 
 

@@ -48,3 +48,24 @@ def test_maven_listing_lines_parse(tmp_path: Path) -> None:
     classified = artifacts._parse_list_line(f"io.apicurio:app:tar.gz:all:2.6:compile:{jar}")
     assert classified is not None
     assert classified[0].file_name == "app-2.6-all.tar.gz"
+
+
+def test_fetch_batches_never_hold_two_versions_of_one_artifact() -> None:
+    """A fresh cache needs slf4j-api 2.0.17 (kafka) and 2.0.13 (zookeeper): one pom keeps one."""
+
+    def art(name: str, version: str) -> artifacts.Artifact:
+        return artifacts.Artifact("g", name, version, "jar", "", "0")
+
+    todo = [art("a", "1"), art("b", "1"), art("a", "2"), art("a", "1"), art("a", "3")]
+    batches = artifacts.fetch_batches(todo)
+    assert [[(a.artifact, a.version) for a in b] for b in batches] == [
+        [("a", "1"), ("b", "1")],
+        [("a", "2")],
+        [("a", "3")],
+    ]
+    lock = artifacts.read_lock()
+    every = [a for items in lock.values() for a in items]
+    for batch in artifacts.fetch_batches(every):
+        keys = [(a.group, a.artifact, a.type, a.classifier) for a in batch]
+        assert len(keys) == len(set(keys))
+    assert {a for b in artifacts.fetch_batches(every) for a in b} == set(every)
