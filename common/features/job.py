@@ -148,22 +148,26 @@ def settings_from_args(
 def register_sink_schemas(
     compiled: CompiledJob, jvm: Any, registry_user_info: str | None = None
 ) -> None:
-    """Register each sink's schema exactly as Flink's avro-confluent serializer will.
+    """Register each sink's schema exactly as the sinks' ``featurestream-avro`` encoder will.
 
-    The serializer registers ``Schema.toString()`` of the schema it is given when it writes its
-    first record. If that text is new to the registry, every parallel writer registers it at the
-    same moment and the registry refuses all but one (the job fails and restarts). Registering
-    the very same text first, with the same Avro library, makes the writers' calls lookups.
+    The encoder looks up (else registers) ``Schema.toString()`` of the schema it is given when
+    its task opens. If that text is new to the registry, every parallel writer registers it at
+    the same moment and the registry refuses all but one (the job fails and restarts).
+    Registering the very same text first, made by the encoder's own code, makes their calls
+    lookups. (Flink's ``avro-confluent`` registers the identical text: checked for every
+    ``schemas/*.avsc`` when the format changed, so no subject got a new version.)
     """
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    parser_class = jvm.org.apache.flink.avro.shaded.org.apache.avro.Schema.Parser
+    registered_text = (
+        jvm.dev.featurestream.flink.FeaturestreamAvroSerializationSchema.registeredText
+    )
     conf = {"url": compiled.registry_url}
     if registry_user_info:
         conf["basic.auth.user.info"] = registry_user_info
     client = SchemaRegistryClient(conf)
     for topic, text in compiled.sink_schemas.items():
-        canonical = str(parser_class().parse(text).toString())
+        canonical = str(registered_text(text))
         registry.ensure_registered_text(client, topic, canonical)
 
 

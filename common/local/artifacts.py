@@ -22,7 +22,7 @@ from common.local import progress
 DEPLOY_LOCAL_DIR = Path(__file__).resolve().parents[2] / "deploy" / "local"
 LOCK_FILE = DEPLOY_LOCAL_DIR / "stack.lock.json"
 POMS_DIR = DEPLOY_LOCAL_DIR / "maven"
-PARTS = ("kafka", "registry", "flink", "zookeeper")
+PARTS = ("kafka", "registry", "flink", "zookeeper", "kafka-tools")
 # Pinned so that the fetch itself is reproducible, not just what it fetches.
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 

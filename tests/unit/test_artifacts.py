@@ -6,7 +6,7 @@ from common.local import artifacts
 
 def test_lock_pins_every_part_with_a_checksum() -> None:
     lock = artifacts.read_lock()
-    assert set(lock) == {"kafka", "registry", "flink", "zookeeper"}
+    assert set(lock) == {"kafka", "registry", "flink", "zookeeper", "kafka-tools"}
     for items in lock.values():
         assert items
         for item in items:
@@ -16,6 +16,7 @@ def test_lock_pins_every_part_with_a_checksum() -> None:
     assert names["flink-sql-connector-kafka"] == "5.0.0-2.2"
     assert names["flink-sql-avro-confluent-registry"].startswith("2.2.")
     assert names["zookeeper"].startswith("3.9.")
+    assert names["kafka-tools"] == names["kafka_2.13"]
 
 
 def test_missing_detects_absent_and_corrupt_files(tmp_path: Path) -> None:

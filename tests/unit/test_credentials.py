@@ -106,9 +106,7 @@ def test_every_kafka_table_gets_the_properties_and_every_registry_client_the_aut
     source = next(s for s in kafka_tables if "source_events" in s)
     assert "'value.featurestream-avro.basic-auth.user-info'" in source
     sinks = [s for s in kafka_tables if "source_events" not in s]
-    assert all(
-        "'value.avro-confluent.basic-auth.credentials-source' = 'USER_INFO'" in s for s in sinks
-    )
+    assert all("'value.featurestream-avro.basic-auth.user-info'" in s for s in sinks)
     online = [s for s in compiled.statements if "featurestream-redis" in s]
     assert online and not any("sasl" in s for s in online)
 

@@ -154,9 +154,11 @@ CREATE TABLE `payment_fraud_v1__dead_letters` (
   'sink.delivery-guarantee' = 'exactly-once',
   'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-inference-requests-payment-fraud-v1-dlq',
-  'value.format' = 'avro-confluent',
-  'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
-  'value.avro-confluent.schema' = '{
+  'properties.linger.ms' = '20',
+  'properties.batch.size' = '131072',
+  'value.format' = 'featurestream-avro',
+  'value.featurestream-avro.url' = 'http://registry:8081/apis/ccompat/v7',
+  'value.featurestream-avro.schema' = '{
   "type": "record",
   "name": "DeadLetter",
   "namespace": "dev.featurestream.dlq",
@@ -223,7 +225,8 @@ CREATE TABLE `payment_fraud_v1__dead_letters` (
     }
   ]
 }
-'
+',
+  'value.featurestream-avro.subject' = 'dlq.inference_requests-value'
 );
 
 CREATE TEMPORARY VIEW `payment_fraud_v1__inputs_payment_card_v1` AS
@@ -293,9 +296,11 @@ CREATE TABLE `payment_fraud_v1__request_sink` (
   'sink.transactional-id-prefix' = 'featurestream-inference-requests-payment-fraud-v1-requests',
   'key.format' = 'raw',
   'key.fields' = 'request_id',
-  'value.format' = 'avro-confluent',
-  'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
-  'value.avro-confluent.schema' = '{
+  'properties.linger.ms' = '20',
+  'properties.batch.size' = '131072',
+  'value.format' = 'featurestream-avro',
+  'value.featurestream-avro.url' = 'http://registry:8081/apis/ccompat/v7',
+  'value.featurestream-avro.schema' = '{
   "type": "record",
   "name": "PaymentFraudV1Request",
   "namespace": "dev.featurestream.inference",
@@ -553,6 +558,7 @@ CREATE TABLE `payment_fraud_v1__request_sink` (
   ]
 }
 ',
+  'value.featurestream-avro.subject' = 'inference.requests.payment_fraud.v1-value',
   'value.fields-include' = 'ALL'
 );
 
@@ -684,9 +690,11 @@ CREATE TABLE `trade_anomaly_v1__dead_letters` (
   'sink.delivery-guarantee' = 'exactly-once',
   'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-inference-requests-trade-anomaly-v1-dlq',
-  'value.format' = 'avro-confluent',
-  'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
-  'value.avro-confluent.schema' = '{
+  'properties.linger.ms' = '20',
+  'properties.batch.size' = '131072',
+  'value.format' = 'featurestream-avro',
+  'value.featurestream-avro.url' = 'http://registry:8081/apis/ccompat/v7',
+  'value.featurestream-avro.schema' = '{
   "type": "record",
   "name": "DeadLetter",
   "namespace": "dev.featurestream.dlq",
@@ -753,7 +761,8 @@ CREATE TABLE `trade_anomaly_v1__dead_letters` (
     }
   ]
 }
-'
+',
+  'value.featurestream-avro.subject' = 'dlq.inference_requests-value'
 );
 
 CREATE TEMPORARY VIEW `trade_anomaly_v1__inputs_trade_symbol_v1` AS
@@ -821,9 +830,11 @@ CREATE TABLE `trade_anomaly_v1__request_sink` (
   'sink.transactional-id-prefix' = 'featurestream-inference-requests-trade-anomaly-v1-requests',
   'key.format' = 'raw',
   'key.fields' = 'request_id',
-  'value.format' = 'avro-confluent',
-  'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
-  'value.avro-confluent.schema' = '{
+  'properties.linger.ms' = '20',
+  'properties.batch.size' = '131072',
+  'value.format' = 'featurestream-avro',
+  'value.featurestream-avro.url' = 'http://registry:8081/apis/ccompat/v7',
+  'value.featurestream-avro.schema' = '{
   "type": "record",
   "name": "TradeAnomalyV1Request",
   "namespace": "dev.featurestream.inference",
@@ -1063,6 +1074,7 @@ CREATE TABLE `trade_anomaly_v1__request_sink` (
   ]
 }
 ',
+  'value.featurestream-avro.subject' = 'inference.requests.trade_anomaly.v1-value',
   'value.fields-include' = 'ALL'
 );
 
@@ -1085,9 +1097,11 @@ CREATE TABLE `payment_fraud_v1__window_dead_letters` (
   'sink.delivery-guarantee' = 'exactly-once',
   'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-inference-requests-payment-fraud-v1-dlq-windows',
-  'value.format' = 'avro-confluent',
-  'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
-  'value.avro-confluent.schema' = '{
+  'properties.linger.ms' = '20',
+  'properties.batch.size' = '131072',
+  'value.format' = 'featurestream-avro',
+  'value.featurestream-avro.url' = 'http://registry:8081/apis/ccompat/v7',
+  'value.featurestream-avro.schema' = '{
   "type": "record",
   "name": "DeadLetter",
   "namespace": "dev.featurestream.dlq",
@@ -1154,7 +1168,8 @@ CREATE TABLE `payment_fraud_v1__window_dead_letters` (
     }
   ]
 }
-'
+',
+  'value.featurestream-avro.subject' = 'dlq.inference_requests-value'
 );
 
 CREATE TABLE `trade_anomaly_v1__window_dead_letters` (
@@ -1176,9 +1191,11 @@ CREATE TABLE `trade_anomaly_v1__window_dead_letters` (
   'sink.delivery-guarantee' = 'exactly-once',
   'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-inference-requests-trade-anomaly-v1-dlq-windows',
-  'value.format' = 'avro-confluent',
-  'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
-  'value.avro-confluent.schema' = '{
+  'properties.linger.ms' = '20',
+  'properties.batch.size' = '131072',
+  'value.format' = 'featurestream-avro',
+  'value.featurestream-avro.url' = 'http://registry:8081/apis/ccompat/v7',
+  'value.featurestream-avro.schema' = '{
   "type": "record",
   "name": "DeadLetter",
   "namespace": "dev.featurestream.dlq",
@@ -1245,7 +1262,8 @@ CREATE TABLE `trade_anomaly_v1__window_dead_letters` (
     }
   ]
 }
-'
+',
+  'value.featurestream-avro.subject' = 'dlq.inference_requests-value'
 );
 
 INSERT INTO `payment_fraud_v1__dead_letters`

@@ -152,9 +152,11 @@ CREATE TABLE `dead_letters` (
   'sink.delivery-guarantee' = 'exactly-once',
   'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-payment-features-dlq',
-  'value.format' = 'avro-confluent',
-  'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
-  'value.avro-confluent.schema' = '{
+  'properties.linger.ms' = '20',
+  'properties.batch.size' = '131072',
+  'value.format' = 'featurestream-avro',
+  'value.featurestream-avro.url' = 'http://registry:8081/apis/ccompat/v7',
+  'value.featurestream-avro.schema' = '{
   "type": "record",
   "name": "DeadLetter",
   "namespace": "dev.featurestream.dlq",
@@ -221,7 +223,8 @@ CREATE TABLE `dead_letters` (
     }
   ]
 }
-'
+',
+  'value.featurestream-avro.subject' = 'dlq.payment_features-value'
 );
 
 CREATE TEMPORARY VIEW `inputs_payment_card_v1` AS
@@ -274,9 +277,11 @@ CREATE TABLE `sink_features_payment_card_v1` (
   'sink.transactional-id-prefix' = 'featurestream-payment-features-payment-card-v1',
   'key.format' = 'raw',
   'key.fields' = 'card_id',
-  'value.format' = 'avro-confluent',
-  'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
-  'value.avro-confluent.schema' = '{
+  'properties.linger.ms' = '20',
+  'properties.batch.size' = '131072',
+  'value.format' = 'featurestream-avro',
+  'value.featurestream-avro.url' = 'http://registry:8081/apis/ccompat/v7',
+  'value.featurestream-avro.schema' = '{
   "type": "record",
   "name": "PaymentCardV1",
   "namespace": "dev.featurestream.features",
@@ -391,6 +396,7 @@ CREATE TABLE `sink_features_payment_card_v1` (
   ]
 }
 ',
+  'value.featurestream-avro.subject' = 'features.payment_card.v1-value',
   'value.fields-include' = 'ALL'
 );
 
@@ -455,9 +461,11 @@ CREATE TABLE `sink_features_payment_merchant_v1` (
   'sink.transactional-id-prefix' = 'featurestream-payment-features-payment-merchant-v1',
   'key.format' = 'raw',
   'key.fields' = 'merchant_id',
-  'value.format' = 'avro-confluent',
-  'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
-  'value.avro-confluent.schema' = '{
+  'properties.linger.ms' = '20',
+  'properties.batch.size' = '131072',
+  'value.format' = 'featurestream-avro',
+  'value.featurestream-avro.url' = 'http://registry:8081/apis/ccompat/v7',
+  'value.featurestream-avro.schema' = '{
   "type": "record",
   "name": "PaymentMerchantV1",
   "namespace": "dev.featurestream.features",
@@ -516,6 +524,7 @@ CREATE TABLE `sink_features_payment_merchant_v1` (
   ]
 }
 ',
+  'value.featurestream-avro.subject' = 'features.payment_merchant.v1-value',
   'value.fields-include' = 'ALL'
 );
 
@@ -556,9 +565,11 @@ CREATE TABLE `window_dead_letters` (
   'sink.delivery-guarantee' = 'exactly-once',
   'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-payment-features-dlq-windows',
-  'value.format' = 'avro-confluent',
-  'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
-  'value.avro-confluent.schema' = '{
+  'properties.linger.ms' = '20',
+  'properties.batch.size' = '131072',
+  'value.format' = 'featurestream-avro',
+  'value.featurestream-avro.url' = 'http://registry:8081/apis/ccompat/v7',
+  'value.featurestream-avro.schema' = '{
   "type": "record",
   "name": "DeadLetter",
   "namespace": "dev.featurestream.dlq",
@@ -625,7 +636,8 @@ CREATE TABLE `window_dead_letters` (
     }
   ]
 }
-'
+',
+  'value.featurestream-avro.subject' = 'dlq.payment_features-value'
 );
 
 INSERT INTO `dead_letters`

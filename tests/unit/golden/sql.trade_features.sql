@@ -129,9 +129,11 @@ CREATE TABLE `dead_letters` (
   'sink.delivery-guarantee' = 'exactly-once',
   'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-trade-features-dlq',
-  'value.format' = 'avro-confluent',
-  'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
-  'value.avro-confluent.schema' = '{
+  'properties.linger.ms' = '20',
+  'properties.batch.size' = '131072',
+  'value.format' = 'featurestream-avro',
+  'value.featurestream-avro.url' = 'http://registry:8081/apis/ccompat/v7',
+  'value.featurestream-avro.schema' = '{
   "type": "record",
   "name": "DeadLetter",
   "namespace": "dev.featurestream.dlq",
@@ -198,7 +200,8 @@ CREATE TABLE `dead_letters` (
     }
   ]
 }
-'
+',
+  'value.featurestream-avro.subject' = 'dlq.trade_features-value'
 );
 
 CREATE TEMPORARY VIEW `inputs_trade_symbol_v1` AS
@@ -245,9 +248,11 @@ CREATE TABLE `sink_features_trade_symbol_v1` (
   'sink.transactional-id-prefix' = 'featurestream-trade-features-trade-symbol-v1',
   'key.format' = 'raw',
   'key.fields' = 'symbol',
-  'value.format' = 'avro-confluent',
-  'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
-  'value.avro-confluent.schema' = '{
+  'properties.linger.ms' = '20',
+  'properties.batch.size' = '131072',
+  'value.format' = 'featurestream-avro',
+  'value.featurestream-avro.url' = 'http://registry:8081/apis/ccompat/v7',
+  'value.featurestream-avro.schema' = '{
   "type": "record",
   "name": "TradeSymbolV1",
   "namespace": "dev.featurestream.features",
@@ -338,6 +343,7 @@ CREATE TABLE `sink_features_trade_symbol_v1` (
   ]
 }
 ',
+  'value.featurestream-avro.subject' = 'features.trade_symbol.v1-value',
   'value.fields-include' = 'ALL'
 );
 
@@ -399,9 +405,11 @@ CREATE TABLE `sink_features_trade_account_v1` (
   'sink.transactional-id-prefix' = 'featurestream-trade-features-trade-account-v1',
   'key.format' = 'raw',
   'key.fields' = 'account_id',
-  'value.format' = 'avro-confluent',
-  'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
-  'value.avro-confluent.schema' = '{
+  'properties.linger.ms' = '20',
+  'properties.batch.size' = '131072',
+  'value.format' = 'featurestream-avro',
+  'value.featurestream-avro.url' = 'http://registry:8081/apis/ccompat/v7',
+  'value.featurestream-avro.schema' = '{
   "type": "record",
   "name": "TradeAccountV1",
   "namespace": "dev.featurestream.features",
@@ -460,6 +468,7 @@ CREATE TABLE `sink_features_trade_account_v1` (
   ]
 }
 ',
+  'value.featurestream-avro.subject' = 'features.trade_account.v1-value',
   'value.fields-include' = 'ALL'
 );
 
@@ -500,9 +509,11 @@ CREATE TABLE `window_dead_letters` (
   'sink.delivery-guarantee' = 'exactly-once',
   'properties.transaction.timeout.ms' = '900000',
   'sink.transactional-id-prefix' = 'featurestream-trade-features-dlq-windows',
-  'value.format' = 'avro-confluent',
-  'value.avro-confluent.url' = 'http://registry:8081/apis/ccompat/v7',
-  'value.avro-confluent.schema' = '{
+  'properties.linger.ms' = '20',
+  'properties.batch.size' = '131072',
+  'value.format' = 'featurestream-avro',
+  'value.featurestream-avro.url' = 'http://registry:8081/apis/ccompat/v7',
+  'value.featurestream-avro.schema' = '{
   "type": "record",
   "name": "DeadLetter",
   "namespace": "dev.featurestream.dlq",
@@ -569,7 +580,8 @@ CREATE TABLE `window_dead_letters` (
     }
   ]
 }
-'
+',
+  'value.featurestream-avro.subject' = 'dlq.trade_features-value'
 );
 
 INSERT INTO `dead_letters`

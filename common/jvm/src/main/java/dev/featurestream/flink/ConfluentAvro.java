@@ -13,24 +13,16 @@ import org.apache.flink.table.api.DataTypes;
 import org.apache.flink.table.api.ValidationException;
 import org.apache.flink.table.types.DataType;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.EOFException;
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.util.Base64;
-import java.time.Duration;
 import java.time.LocalDateTime;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -147,22 +139,16 @@ final class ConfluentAvro {
      * from the registry by id. Not thread-safe; one per task.
      */
     static final class WireDecoder {
-        private static final Logger LOG = LoggerFactory.getLogger(WireDecoder.class);
         /**
          * How long a schema lookup is retried while the registry is unreachable or answers 5xx:
          * the decoder holds the source back meanwhile (an outage is not the record's fault, so
          * no dead letter; and a failing task would only restart into the same outage).
          */
         static final long REGISTRY_RETRY_TIMEOUT_MILLIS = 5 * 60_000L;
-
-        private static final long FIRST_BACKOFF_MILLIS = 100;
-        private static final long MAX_BACKOFF_MILLIS = 5_000;
         private final Schema reader;
-        private final String registryUrl;
-        private final String authorization; // "Basic ..." header, or null without basic auth
+        private final RegistryHttp registry;
         private final Map<Integer, Optional<GenericDatumReader<GenericRecord>>> readersById =
                 new HashMap<>();
-        private HttpClient http;
         private BinaryDecoder decoder;
         private Runnable onRetry = () -> {};
         private long retryTimeoutMillis = REGISTRY_RETRY_TIMEOUT_MILLIS;
@@ -185,14 +171,7 @@ final class ConfluentAvro {
         /** {@code userInfo} is {@code <user>:<password>} for basic auth, or null/empty. */
         WireDecoder(Schema reader, String registryUrl, String userInfo) {
             this.reader = reader;
-            this.registryUrl = stripSlash(registryUrl);
-            this.authorization =
-                    userInfo == null || userInfo.isEmpty()
-                            ? null
-                            : "Basic "
-                                    + Base64.getEncoder()
-                                            .encodeToString(
-                                                    userInfo.getBytes(StandardCharsets.UTF_8));
+            this.registry = new RegistryHttp(registryUrl, userInfo);
         }
 
         /**
@@ -251,64 +230,25 @@ final class ConfluentAvro {
          * retry timeout; then it throws.
          */
         private Schema fetchSchema(int schemaId) {
-            long deadline = System.nanoTime() + retryTimeoutMillis * 1_000_000L;
-            long backoff = FIRST_BACKOFF_MILLIS;
-            for (int attempt = 1; ; attempt++) {
-                try {
-                    return fetchOnce(schemaId);
-                } catch (IllegalStateException e) {
-                    if (System.nanoTime() - deadline >= 0) {
-                        throw new IllegalStateException(
-                                e.getMessage() + " (retried for " + retryTimeoutMillis + " ms)",
-                                e);
-                    }
-                    onRetry.run();
-                    LOG.warn(
-                            "schema id {}: lookup failed (attempt {}), retrying in {} ms: {}",
-                            Integer.toUnsignedString(schemaId),
-                            attempt,
-                            backoff,
-                            e.getMessage());
-                    try {
-                        Thread.sleep(backoff);
-                    } catch (InterruptedException interrupted) {
-                        Thread.currentThread().interrupt();
-                        throw new IllegalStateException("interrupted waiting for the registry", e);
-                    }
-                    backoff = Math.min(backoff * 2, MAX_BACKOFF_MILLIS);
-                }
-            }
+            String id = Integer.toUnsignedString(schemaId);
+            return RegistryHttp.withRetry(
+                    () -> fetchOnce(id), retryTimeoutMillis, onRetry, "schema id " + id);
         }
 
-        private Schema fetchOnce(int schemaId) {
-            if (http == null) {
-                http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        private Schema fetchOnce(String id) {
+            HttpResponse<String> response = registry.send("GET", "/schemas/ids/" + id, null);
+            if (response.statusCode() == 404) {
+                return null;
             }
-            URI uri =
-                    URI.create(
-                            registryUrl + "/schemas/ids/" + Integer.toUnsignedString(schemaId));
+            if (response.statusCode() != 200) {
+                throw new IllegalStateException(
+                        "schema registry answered HTTP " + response.statusCode() + " for id " + id);
+            }
             try {
-                HttpRequest.Builder request =
-                        HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30)).GET();
-                if (authorization != null) {
-                    request.header("Authorization", authorization);
-                }
-                HttpResponse<String> response =
-                        http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-                if (response.statusCode() == 404) {
-                    return null;
-                }
-                if (response.statusCode() != 200) {
-                    throw new IllegalStateException(
-                            "schema registry answered HTTP " + response.statusCode() + " for " + uri);
-                }
                 JsonNode body = JSON.readTree(response.body());
                 return new Schema.Parser().parse(body.get("schema").asText());
             } catch (IOException e) {
-                throw new IllegalStateException("schema registry unreachable at " + uri, e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted fetching " + uri, e);
+                throw new IllegalStateException("schema id " + id + ": unreadable answer", e);
             }
         }
     }

@@ -2,17 +2,21 @@ package dev.featurestream.flink;
 
 import org.apache.avro.Schema;
 import org.apache.flink.api.common.serialization.DeserializationSchema;
+import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.table.api.ValidationException;
 import org.apache.flink.table.connector.ChangelogMode;
 import org.apache.flink.table.connector.format.DecodingFormat;
+import org.apache.flink.table.connector.format.EncodingFormat;
+import org.apache.flink.table.connector.sink.DynamicTableSink;
 import org.apache.flink.table.connector.source.DynamicTableSource;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.factories.DeserializationFormatFactory;
 import org.apache.flink.table.factories.DynamicTableFactory;
 import org.apache.flink.table.factories.FactoryUtil;
+import org.apache.flink.table.factories.SerializationFormatFactory;
 import org.apache.flink.table.types.DataType;
 
 import java.util.HashSet;
@@ -33,8 +37,16 @@ import java.util.Set;
  *   'value.featurestream-avro.url' = 'http://registry/apis/ccompat/v7',
  *   'value.featurestream-avro.basic-auth.user-info' = '<user>:<password>'   -- optional
  * </pre>
+ *
+ * <p>As a sink format it writes the same wire format with the schema id looked up once per task
+ * ({@link FeaturestreamAvroSerializationSchema}); it then needs the registry subject:
+ *
+ * <pre>
+ *   'value.featurestream-avro.subject' = '<topic>-value'
+ * </pre>
  */
-public class FeaturestreamAvroFormatFactory implements DeserializationFormatFactory {
+public class FeaturestreamAvroFormatFactory
+        implements DeserializationFormatFactory, SerializationFormatFactory {
 
     public static final String IDENTIFIER = "featurestream-avro";
 
@@ -57,6 +69,12 @@ public class FeaturestreamAvroFormatFactory implements DeserializationFormatFact
                     .noDefaultValue()
                     .withDescription("Registry basic auth as <user>:<password> (optional).");
 
+    public static final ConfigOption<String> SUBJECT =
+            ConfigOptions.key("subject")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription("Registry subject a sink writes under (<topic>-value).");
+
     @Override
     public String factoryIdentifier() {
         return IDENTIFIER;
@@ -74,6 +92,7 @@ public class FeaturestreamAvroFormatFactory implements DeserializationFormatFact
     public Set<ConfigOption<?>> optionalOptions() {
         Set<ConfigOption<?>> options = new HashSet<>();
         options.add(BASIC_AUTH_USER_INFO);
+        options.add(SUBJECT);
         return options;
     }
 
@@ -107,6 +126,36 @@ public class FeaturestreamAvroFormatFactory implements DeserializationFormatFact
                         userInfo,
                         physicalDataType.getLogicalType(),
                         ctx.createTypeInformation(physicalDataType));
+            }
+
+            @Override
+            public ChangelogMode getChangelogMode() {
+                return ChangelogMode.insertOnly();
+            }
+        };
+    }
+
+    @Override
+    public EncodingFormat<SerializationSchema<RowData>> createEncodingFormat(
+            DynamicTableFactory.Context context, ReadableConfig formatOptions) {
+        FactoryUtil.validateFactoryOptions(this, formatOptions);
+        String schemaText = formatOptions.get(SCHEMA);
+        String url = formatOptions.get(URL);
+        String userInfo = formatOptions.getOptional(BASIC_AUTH_USER_INFO).orElse(null);
+        String subject = formatOptions.getOptional(SUBJECT).orElse("");
+        if (subject.isBlank()) {
+            throw new ValidationException(
+                    IDENTIFIER + ": a sink needs option 'subject' (the topic's '<topic>-value')");
+        }
+        if (url.isBlank()) {
+            throw new ValidationException(IDENTIFIER + ": option 'url' is empty");
+        }
+        return new EncodingFormat<SerializationSchema<RowData>>() {
+            @Override
+            public SerializationSchema<RowData> createRuntimeEncoder(
+                    DynamicTableSink.Context ctx, DataType physicalDataType) {
+                return new FeaturestreamAvroSerializationSchema(
+                        schemaText, url, userInfo, subject, physicalDataType.getLogicalType());
             }
 
             @Override
