@@ -3,7 +3,8 @@
 Each stage reads one source topic and writes one record per view per event (the feature job's
 fan-out: two views, two sinks), with no windows:
 
-- ``raw``: the value bytes as they are (``raw`` format in and out), at-least-once;
+- ``raw``: the value bytes as they are (``raw`` format in and out, the sinks' producer
+  settings), at-least-once;
 - ``decode``: the feature job's own source (``featurestream-avro``: decode, checks' columns,
   watermark), writing the raw value bytes back, at-least-once;
 - ``encode``: plus each view's output record (ids, time, zero features) in ``avro-confluent``,
@@ -59,16 +60,20 @@ JOBS: dict[str, FeatureJob] = {
 
 
 def _raw_sink(name: str, topic: str, settings: JobSettings, extra: dict[str, str]) -> str:
-    options = extra | {
-        "connector": "kafka",
-        "topic": topic,
-        "properties.bootstrap.servers": settings.bootstrap_servers,
-        "sink.delivery-guarantee": "at-least-once",
-        "key.format": "raw",
-        "key.fields": "k",
-        "value.format": "raw",
-        "value.fields-include": "EXCEPT_KEY",
-    }
+    options = (
+        SINK_PRODUCER_PROPERTIES
+        | extra
+        | {
+            "connector": "kafka",
+            "topic": topic,
+            "properties.bootstrap.servers": settings.bootstrap_servers,
+            "sink.delivery-guarantee": "at-least-once",
+            "key.format": "raw",
+            "key.fields": "k",
+            "value.format": "raw",
+            "value.fields-include": "EXCEPT_KEY",
+        }
+    )
     return kafka_table(name, "`k` BYTES,\n  `v` BYTES", options, settings)
 
 
