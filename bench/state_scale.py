@@ -59,13 +59,27 @@ JOBS = {
     "trade_features": (TRADE_FEATURES, "trades"),
 }
 # Name → (--state-backend, extra Flink settings). "rocksdb" is what the chart deploys
-# (incremental checkpoints, bloom filters); the others are the experiments of decision 59.
+# (incremental checkpoints, bloom filters); the others are the experiments of decisions 59, 62.
 VARIANTS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     "heap": ("heap", ()),
     "rocksdb": ("rocksdb", ()),
     "rocksdb-heap-timers": ("rocksdb", (("state.backend.rocksdb.timer-service.factory", "HEAP"),)),
     "rocksdb-no-bloom": ("rocksdb", (("state.backend.rocksdb.use-bloom-filter", "false"),)),
     "forst": ("rocksdb", (("state.backend.type", "forst"),)),
+    # Memory and compaction (issue 12, item 4): the slot's managed memory is fixed by the
+    # cluster; these move what RocksDB does with it.
+    "rocksdb-ssd": (
+        "rocksdb",
+        (("state.backend.rocksdb.predefined-options", "FLASH_SSD_OPTIMIZED"),),
+    ),
+    "rocksdb-write-buffers-0.25": (
+        "rocksdb",
+        (("state.backend.rocksdb.memory.write-buffer-ratio", "0.25"),),
+    ),
+    "rocksdb-write-buffers-0.75": (
+        "rocksdb",
+        (("state.backend.rocksdb.memory.write-buffer-ratio", "0.75"),),
+    ),
 }
 WARMUP_EVENTS = 40_000
 DEFAULT_COUNTS = (250_000, 1_000_000, 2_000_000)

@@ -198,6 +198,26 @@ class Checkpoints(_Values):
     )
 
 
+class RocksDB(_Values):
+    """RocksDB's share of memory and its tuning profile (decision 62)."""
+
+    managed_fraction: float = Field(
+        default=0.4, gt=0.0, lt=1.0, description="taskmanager.memory.managed.fraction."
+    )
+    write_buffer_ratio: float = Field(
+        default=0.5,
+        gt=0.0,
+        lt=1.0,
+        description="state.backend.rocksdb.memory.write-buffer-ratio (the rest: block cache).",
+    )
+    predefined_options: Literal[
+        "DEFAULT",
+        "SPINNING_DISK_OPTIMIZED",
+        "SPINNING_DISK_OPTIMIZED_HIGH_MEM",
+        "FLASH_SSD_OPTIMIZED",
+    ] = Field(default="DEFAULT", description="state.backend.rocksdb.predefined-options.")
+
+
 class RestartStrategy(_Values):
     """Flink's exponential-delay restart strategy."""
 
@@ -276,6 +296,7 @@ class ChartValues(_Values):
     online_store: OnlineStore = Field(default_factory=OnlineStore)
     storage: Storage
     checkpoints: Checkpoints = Field(default_factory=Checkpoints)
+    rocksdb: RocksDB = Field(default_factory=RocksDB)
     restart_strategy: RestartStrategy = Field(default_factory=RestartStrategy)
     job_manager: JobManager = Field(default_factory=JobManager)
     task_manager: TaskManager = Field(default_factory=TaskManager)

@@ -201,9 +201,15 @@ def _prepare_registry(config: StackConfig) -> list[ProcessSpec]:
     # WRITE_DELAY=0: a registration is on disk when the registry answers it. With H2's default
     # (500 ms) a kill -9 lost one whose id was already in Kafka records, and handed the id out
     # again to the next schema registered (tests/faults).
+    # Connections: the pool opens 20 at start within a 5 s acquisition timeout; reopening the
+    # file after a kill -9 (recovery) on a loaded machine took longer, and the registry died at
+    # start (tests/faults). Two to start with, and a minute to get one.
     env = {
         "REGISTRY_DATASOURCE_URL": f"jdbc:h2:file:{db};WRITE_DELAY=0",
         "HTTP_PORT": str(config.registry_port),
+        "QUARKUS_DATASOURCE_JDBC_INITIAL_SIZE": "2",
+        "QUARKUS_DATASOURCE_JDBC_MIN_SIZE": "2",
+        "QUARKUS_DATASOURCE_JDBC_ACQUISITION_TIMEOUT": "60S",
     }
     return [ProcessSpec("registry", command, env=env, cwd=db.parent)]
 

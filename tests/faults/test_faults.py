@@ -47,6 +47,7 @@ import pytest
 
 from common import registry, serde
 from common.config import StackConfig
+from common.features import output_schema
 from common.features.catalog import load_job, load_runnable
 from common.features.launch import RunOptions, submit
 from common.generate.runner import generate_events
@@ -152,6 +153,13 @@ def _start(
                 replace(base, parallelism=1, source_topic=run.payments, models=("payment_fraud",)),
             ),
         ]
+    if not trades_only:
+        # The inference job checks its model against the feature schemas registered under the
+        # views' own topics (not the suite's suffixed ones), as `schemas register` leaves them.
+        client = registry.client(run.config)
+        views = load_job("payment_features").views
+        for topic, name in output_schema.topic_schemas(views).items():
+            registry.ensure_registered(client, topic, name)
     for name, options in plans:
         options = replace(options, group_id=f"{name}{run.suffix}")
         run.jobs[name] = submit(run.config, load_runnable(name), options)

@@ -96,34 +96,47 @@ public class FeaturestreamAvroFormatFactory
         return options;
     }
 
+    /** The options both directions read, validated. */
+    private static final class Options {
+        final String schemaText;
+        final String url;
+        final String userInfo;
+
+        Options(FeaturestreamAvroFormatFactory factory, ReadableConfig formatOptions) {
+            FactoryUtil.validateFactoryOptions(factory, formatOptions);
+            schemaText = formatOptions.get(SCHEMA);
+            url = formatOptions.get(URL);
+            userInfo = formatOptions.getOptional(BASIC_AUTH_USER_INFO).orElse(null);
+            Schema schema;
+            try {
+                schema = new Schema.Parser().parse(schemaText);
+            } catch (RuntimeException e) {
+                throw new ValidationException(
+                        IDENTIFIER + ": option 'schema' is not a valid Avro schema: "
+                                + e.getMessage(),
+                        e);
+            }
+            if (schema.getType() != Schema.Type.RECORD) {
+                throw new ValidationException(IDENTIFIER + ": the schema must be a record");
+            }
+            if (url.isBlank()) {
+                throw new ValidationException(IDENTIFIER + ": option 'url' is empty");
+            }
+        }
+    }
+
     @Override
     public DecodingFormat<DeserializationSchema<RowData>> createDecodingFormat(
             DynamicTableFactory.Context context, ReadableConfig formatOptions) {
-        FactoryUtil.validateFactoryOptions(this, formatOptions);
-        String schemaText = formatOptions.get(SCHEMA);
-        String url = formatOptions.get(URL);
-        String userInfo = formatOptions.getOptional(BASIC_AUTH_USER_INFO).orElse(null);
-        Schema schema;
-        try {
-            schema = new Schema.Parser().parse(schemaText);
-        } catch (RuntimeException e) {
-            throw new ValidationException(
-                    IDENTIFIER + ": option 'schema' is not a valid Avro schema: " + e.getMessage(), e);
-        }
-        if (schema.getType() != Schema.Type.RECORD) {
-            throw new ValidationException(IDENTIFIER + ": the reader schema must be a record");
-        }
-        if (url.isBlank()) {
-            throw new ValidationException(IDENTIFIER + ": option 'url' is empty");
-        }
+        Options options = new Options(this, formatOptions);
         return new DecodingFormat<DeserializationSchema<RowData>>() {
             @Override
             public DeserializationSchema<RowData> createRuntimeDecoder(
                     DynamicTableSource.Context ctx, DataType physicalDataType) {
                 return new FeaturestreamAvroDeserializationSchema(
-                        schemaText,
-                        url,
-                        userInfo,
+                        options.schemaText,
+                        options.url,
+                        options.userInfo,
                         physicalDataType.getLogicalType(),
                         ctx.createTypeInformation(physicalDataType));
             }
@@ -138,24 +151,22 @@ public class FeaturestreamAvroFormatFactory
     @Override
     public EncodingFormat<SerializationSchema<RowData>> createEncodingFormat(
             DynamicTableFactory.Context context, ReadableConfig formatOptions) {
-        FactoryUtil.validateFactoryOptions(this, formatOptions);
-        String schemaText = formatOptions.get(SCHEMA);
-        String url = formatOptions.get(URL);
-        String userInfo = formatOptions.getOptional(BASIC_AUTH_USER_INFO).orElse(null);
+        Options options = new Options(this, formatOptions);
         String subject = formatOptions.getOptional(SUBJECT).orElse("");
         if (subject.isBlank()) {
             throw new ValidationException(
                     IDENTIFIER + ": a sink needs option 'subject' (the topic's '<topic>-value')");
-        }
-        if (url.isBlank()) {
-            throw new ValidationException(IDENTIFIER + ": option 'url' is empty");
         }
         return new EncodingFormat<SerializationSchema<RowData>>() {
             @Override
             public SerializationSchema<RowData> createRuntimeEncoder(
                     DynamicTableSink.Context ctx, DataType physicalDataType) {
                 return new FeaturestreamAvroSerializationSchema(
-                        schemaText, url, userInfo, subject, physicalDataType.getLogicalType());
+                        options.schemaText,
+                        options.url,
+                        options.userInfo,
+                        subject,
+                        physicalDataType.getLogicalType());
             }
 
             @Override
