@@ -7,8 +7,8 @@ fan-out: two views, two sinks), with no windows:
   settings), at-least-once;
 - ``decode``: the feature job's own source (``featurestream-avro``: decode, checks' columns,
   watermark), writing the raw value bytes back, at-least-once;
-- ``encode``: plus each view's output record (ids, time, zero features) in ``avro-confluent``,
-  the feature job's sink format, at-least-once;
+- ``encode``: plus each view's output record (ids, time, zero features) in the feature job's
+  sink format (``featurestream-avro``), at-least-once;
 - ``exactly-once``: the same with the feature job's exactly-once sinks (transactions per
   checkpoint).
 
@@ -31,7 +31,9 @@ if __package__ in (None, ""):
     # Run as a script by ``flink run -py``: the repository root holds ``common`` and ``jobs``.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common import topics
 from common.config import load_stack_config
+from common.features import catalog
 from common.features import job as feature_job
 from common.features.output_schema import output_schema_text
 from common.features.sql import (
@@ -46,17 +48,11 @@ from common.features.sql import (
     source_ddl,
     startup_options,
 )
-from jobs.payment_features.job import JOB as PAYMENT_FEATURES
-from jobs.trade_features.job import JOB as TRADE_FEATURES
 
 STAGES = ("raw", "decode", "encode", "exactly-once")
 LEGACY_SINK = "legacy-sink"
 """Modifier of the ``exactly-once`` stage: the sinks as they were before decision 61 (Flink's
 ``avro-confluent``, Kafka client producer defaults), for an A/B in the same run."""
-JOBS: dict[str, FeatureJob] = {
-    "payment_features": PAYMENT_FEATURES,
-    "trade_features": TRADE_FEATURES,
-}
 
 
 def _raw_sink(name: str, topic: str, settings: JobSettings, extra: dict[str, str]) -> str:
@@ -125,7 +121,7 @@ def compile_stage(
         _raw_source(settings) if stage == "raw" else source_ddl(job, settings)
     )
     for view in job.views:
-        topic = f"features.{view.name}.v{view.version}{settings.topic_suffix}"
+        topic = topics.feature_topic(view.name, view.version) + settings.topic_suffix
         table = f"sink_{view.name}"
         if stage in ("raw", "decode"):
             compiled.statements.append(_raw_sink(table, topic, settings, extra))
@@ -166,18 +162,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     config = load_stack_config()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # Positional: ``flink run`` would take ``--job`` for its own ``--jobmanager``.
-    parser.add_argument("job", choices=sorted(JOBS))
+    parser.add_argument("job", choices=catalog.job_names())
     parser.add_argument("stage", choices=STAGES)
     parser.add_argument("--source-topic", required=True)
     parser.add_argument("--topic-suffix", default=".io")
     parser.add_argument("--group-id", default="bench-io")
     parser.add_argument("--bounded", action="store_true")
     parser.add_argument("--checkpoint-interval", default=feature_job.DEFAULT_CHECKPOINT_INTERVAL)
-    parser.add_argument("--flink-conf", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--flink-conf",
+        action="append",
+        default=[],
+        type=feature_job.flink_conf_pair,
+        metavar="KEY=VALUE",
+    )
     parser.add_argument(
         "--sink-property",
         action="append",
         default=[],
+        type=feature_job.flink_conf_pair,
         metavar="KEY=VALUE",
         help="Kafka producer property for every sink (``properties.KEY``)",
     )
@@ -198,18 +201,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         sink_guarantee="exactly-once" if args.stage == "exactly-once" else "at-least-once",
     )
     compiled = compile_stage(
-        JOBS[args.job],
+        catalog.load_job(args.job),
         args.stage,
         settings,
-        dict(p.split("=", 1) for p in args.sink_property),
+        dict(args.sink_property),
         legacy_sink=args.legacy_sink,
     )
     if args.explain:
         sys.stdout.write(compiled.text())
         return
-    pairs = [tuple(p.split("=", 1)) for p in args.flink_conf]
     env = feature_job.table_environment(
-        f"bench-io-{args.stage}", args.checkpoint_interval, flink_conf=pairs
+        f"bench-io-{args.stage}", args.checkpoint_interval, flink_conf=args.flink_conf
     )
     job_id = feature_job.execute(env, compiled)
     print(f"submitted bench-io-{args.stage} as job {job_id}", flush=True)

@@ -90,7 +90,7 @@ def base_arg_parser(
         "--flink-conf",
         action="append",
         default=[],
-        type=_flink_conf_pair,
+        type=flink_conf_pair,
         metavar="KEY=VALUE",
         help="one more Flink setting for this job, after featurestream's own (repeatable; for "
         "experiments and benchmarks: deployments set flinkConfiguration in the chart's values)",
@@ -105,7 +105,8 @@ def base_arg_parser(
     return parser
 
 
-def _flink_conf_pair(text: str) -> tuple[str, str]:
+def flink_conf_pair(text: str) -> tuple[str, str]:
+    """``KEY=VALUE`` as a pair (an argparse ``type``: a clear error for anything else)."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip() or not value.strip():
         raise argparse.ArgumentTypeError(

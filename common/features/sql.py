@@ -226,8 +226,8 @@ def exactly_once_sink_options(
 
     Values go through the ``featurestream-avro`` format, which looks the schema id up once per
     task (Flink's ``avro-confluent`` asks its registry client for it on every record: a fifth
-    of a pass-through job's CPU, decision 61); the bytes are the same. Producers batch for
-    ``SINK_LINGER_MS``: records become visible at the checkpoint's commit anyway.
+    of a pass-through job's CPU, decision 61); the bytes are the same. Producers batch as
+    ``SINK_PRODUCER_PROPERTIES`` says: records become visible at the checkpoint's commit anyway.
     Transactions commit with each checkpoint; consumers read ``read_committed``.
     ``settings.sink_guarantee`` ``at-least-once`` (fault tests only) drops the transactions.
     """

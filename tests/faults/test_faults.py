@@ -153,7 +153,6 @@ def _start(
                 replace(base, parallelism=1, source_topic=run.payments, models=("payment_fraud",)),
             ),
         ]
-    if not trades_only:
         # The inference job checks its model against the feature schemas registered under the
         # views' own topics (not the suite's suffixed ones), as `schemas register` leaves them.
         client = registry.client(run.config)

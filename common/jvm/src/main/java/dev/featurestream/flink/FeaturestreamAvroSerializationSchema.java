@@ -59,7 +59,6 @@ public final class FeaturestreamAvroSerializationSchema implements Serialization
     private transient byte[] header;
     private transient ByteArrayOutputStream buffer;
     private transient BinaryEncoder encoder;
-    private transient long retryTimeoutMillis;
 
     FeaturestreamAvroSerializationSchema(
             String schemaText,
@@ -97,14 +96,10 @@ public final class FeaturestreamAvroSerializationSchema implements Serialization
     void open(Runnable onRetry) {
         Schema schema = parse(schemaText);
         RegistryHttp registry = new RegistryHttp(registryUrl, registryUserInfo);
-        long timeout =
-                retryTimeoutMillis > 0
-                        ? retryTimeoutMillis
-                        : ConfluentAvro.WireDecoder.REGISTRY_RETRY_TIMEOUT_MILLIS;
         int id =
                 RegistryHttp.withRetry(
                         () -> schemaId(registry, schema.toString()),
-                        timeout,
+                        ConfluentAvro.WireDecoder.REGISTRY_RETRY_TIMEOUT_MILLIS,
                         onRetry,
                         "subject " + subject);
         prepare(id);
@@ -116,11 +111,6 @@ public final class FeaturestreamAvroSerializationSchema implements Serialization
         header = new byte[] {0, (byte) (id >>> 24), (byte) (id >>> 16), (byte) (id >>> 8), (byte) id};
         buffer = new ByteArrayOutputStream(256);
         encoder = EncoderFactory.get().directBinaryEncoder(buffer, null);
-    }
-
-    FeaturestreamAvroSerializationSchema retryTimeout(long millis) {
-        this.retryTimeoutMillis = millis;
-        return this;
     }
 
     @Override
