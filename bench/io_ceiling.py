@@ -11,7 +11,9 @@ On one pre-loaded topic of N events (the feature job's input, 2 partitions), at 
    the exactly-once stage also with the sinks as they were before decision 61
    (``exactly-once-legacy``: ``avro-confluent``, producer defaults), and the ceiling as
    ``bench/feature_jobs.py`` measured it before (``sql-passthrough``: ``avro-confluent`` source
-   and sinks, ``bench/baseline_sql.py --passthrough``);
+   and sinks, ``bench/baseline_sql.py --passthrough``); and ``keyed``, the job with one
+   ``SecondsSincePrev`` per view (its keyed exchange, window-function state, timers and
+   rows, without window arithmetic);
 4. the feature job itself (``jobs/<job>/job.py``, windows, no Redis sink).
 
 Flink figures are N / Flink's job duration (start and final commit included: a low bound) and

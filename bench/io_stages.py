@@ -10,7 +10,11 @@ fan-out: two views, two sinks), with no windows:
 - ``encode``: plus each view's output record (ids, time, zero features) in the feature job's
   sink format (``featurestream-avro``), at-least-once;
 - ``exactly-once``: the same with the feature job's exactly-once sinks (transactions per
-  checkpoint).
+  checkpoint);
+- ``keyed``: the feature job itself, compiled by ``common.features.sql.compile_job`` with each
+  view's features cut to one ``SecondsSincePrev`` (no Redis): the keyed exchange, the window
+  function's state, timers and rows, the late split and dead letters, without window arithmetic.
+  What the job costs beyond it is the windows' own work.
 
 All run with the feature jobs' environment (``common.features.job.table_environment``: object
 reuse, 1 s checkpoints, 200 ms watermarks). ``bench/io_ceiling.py`` submits them; run by hand as
@@ -23,6 +27,7 @@ a PyFlink script on the session cluster::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,7 +38,7 @@ if __package__ in (None, ""):
 
 from common import topics
 from common.config import load_stack_config
-from common.features import catalog
+from common.features import SecondsSincePrev, catalog
 from common.features import job as feature_job
 from common.features.output_schema import output_schema_text
 from common.features.sql import (
@@ -41,6 +46,7 @@ from common.features.sql import (
     CompiledJob,
     FeatureJob,
     JobSettings,
+    compile_job,
     exactly_once_sink_options,
     kafka_table,
     output_columns,
@@ -49,7 +55,7 @@ from common.features.sql import (
     startup_options,
 )
 
-STAGES = ("raw", "decode", "encode", "exactly-once")
+STAGES = ("raw", "decode", "encode", "exactly-once", "keyed")
 LEGACY_SINK = "legacy-sink"
 """Modifier of the ``exactly-once`` stage: the sinks as they were before decision 61 (Flink's
 ``avro-confluent``, Kafka client producer defaults), for an A/B in the same run."""
@@ -101,6 +107,15 @@ def _legacy(options: dict[str, str]) -> dict[str, str]:
     return legacy
 
 
+def keyed_only(job: FeatureJob) -> FeatureJob:
+    """``job`` with each view's features cut to one ``SecondsSincePrev`` (no window kept)."""
+    views = tuple(
+        dataclasses.replace(view, features=(SecondsSincePrev(f"{view.name}_seconds_since_prev"),))
+        for view in job.views
+    )
+    return dataclasses.replace(job, views=views)
+
+
 def compile_stage(
     job: FeatureJob,
     stage: str,
@@ -116,6 +131,8 @@ def compile_stage(
     extra = {f"properties.{k}": v for k, v in (sink_properties or {}).items()}
     if stage not in STAGES:
         raise ValueError(f"stage {stage!r}: use one of {STAGES}")
+    if stage == "keyed":
+        return compile_job(keyed_only(job), settings)
     compiled = CompiledJob(registry_url=settings.registry_url)
     compiled.statements.append(
         _raw_source(settings) if stage == "raw" else source_ddl(job, settings)
@@ -198,7 +215,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         bounded=args.bounded,
         streaming_watermark=True,
         group_id=args.group_id,
-        sink_guarantee="exactly-once" if args.stage == "exactly-once" else "at-least-once",
+        sink_guarantee=(
+            "exactly-once" if args.stage in ("exactly-once", "keyed") else "at-least-once"
+        ),
     )
     compiled = compile_stage(
         catalog.load_job(args.job),
@@ -210,10 +229,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.explain:
         sys.stdout.write(compiled.text())
         return
-    env = feature_job.table_environment(
-        f"bench-io-{args.stage}", args.checkpoint_interval, flink_conf=args.flink_conf
-    )
-    job_id = feature_job.execute(env, compiled)
+    name = f"bench-io-{args.stage}"
+    if compiled.window_functions:
+        # Registers the window functions (and the dead-letter counter) first.
+        job_id = feature_job.submit(
+            name, compiled, args.checkpoint_interval, flink_conf=args.flink_conf
+        )
+    else:
+        env = feature_job.table_environment(
+            name, args.checkpoint_interval, flink_conf=args.flink_conf
+        )
+        job_id = feature_job.execute(env, compiled)
     print(f"submitted bench-io-{args.stage} as job {job_id}", flush=True)
 
 
