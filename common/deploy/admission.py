@@ -1,7 +1,9 @@
 """The Flink Kubernetes Operator's admission rules that a CRD schema cannot express.
 
 The operator (1.15) checks these in its validating webhook, or when it reconciles a resource if
-no webhook is installed, and refuses the resource then: far from the commit that broke it. The
+no webhook is installed, and refuses the resource then: far from the commit that broke it. A few
+(``max-parallelism``, ``ha`` for last-state) the operator admits but Flink or the operator fails
+on later; they are checked here too. The
 same rules run here on every rendered resource, in tests and before ``featurestream deploy``
 calls Helm.
 
@@ -28,6 +30,7 @@ FORBIDDEN_CONF_KEYS = (
 CHECKPOINT_DIR = "execution.checkpointing.dir"
 SAVEPOINT_DIR = "execution.checkpointing.savepoint-dir"
 HA_TYPE = "high-availability.type"
+MAX_PARALLELISM = "pipeline.max-parallelism"
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,14 @@ def _deployment(resource: Mapping[str, Any], previous: Mapping[str, Any] | None)
             fail("jar", "job.jarURI must be set in application mode")
         if int(job.get("parallelism") or 0) < 1:
             fail("parallelism", "job.parallelism must be at least 1")
+        # The operator admits this; Flink refuses the job when it is submitted.
+        max_parallelism = conf.get(MAX_PARALLELISM, "")
+        if max_parallelism.isdigit() and int(job.get("parallelism") or 0) > int(max_parallelism):
+            fail(
+                "max-parallelism",
+                f"job.parallelism {job.get('parallelism')} is above {MAX_PARALLELISM} "
+                f"{max_parallelism}: Flink would refuse the job at submission",
+            )
         old_nonce = (
             ((previous or {}).get("spec") or {}).get("job", {}).get("savepointRedeployNonce")
         )

@@ -133,8 +133,10 @@ def deploy(
 ) -> None:
     """Install or upgrade JOB's release on Kubernetes (helm upgrade --install).
 
-    Values: chart defaults < jobs/<JOB>/values.yaml < deploy/helm/env/<ENV>.yaml < --set.
-    The resources are checked against the operator's CRDs and admission rules first.
+    Values (later wins): chart defaults < deploy/helm/env/<ENV>.yaml < jobs/<JOB>/values.yaml <
+    deploy/helm/env/<ENV>.force.yaml < --set. prod needs --set image.digest=sha256:...; dev's
+    image tag is the checked-out commit's. The resources are checked against the operator's CRDs
+    and admission rules first.
     """
     target = k8s.Target(namespace=namespace, context=context, dry_run=dry_run)
     try:
@@ -148,7 +150,10 @@ def deploy(
 @click.option("--env", "env", type=click.Choice(render.environments()))
 @click.option("--update-golden", is_flag=True, help="Rewrite values.schema.json and goldens.")
 @click.option("--check", is_flag=True, help="Fail if a generated file is out of date.")
-def render_command(job_name: str | None, env: str | None, update_golden: bool, check: bool) -> None:
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a value.")
+def render_command(
+    job_name: str | None, env: str | None, update_golden: bool, check: bool, sets: tuple[str, ...]
+) -> None:
     """Print JOB's rendered resources in ENV, or maintain the generated files.
 
     Generated (committed) files: deploy/helm/featurestream-job/values.schema.json and
@@ -170,7 +175,7 @@ def render_command(job_name: str | None, env: str | None, update_golden: bool, c
             return
         if job_name is None or env is None:
             raise click.UsageError("give JOB and --env (or --update-golden / --check)")
-        click.echo(render.template(job_name, env), nl=False)
+        click.echo(render.template(job_name, env, _parse_set(sets)), nl=False)
     except K8S_ERRORS as exc:
         raise _fail(exc) from exc
 
@@ -256,6 +261,13 @@ def _print_restart(result: local.Restart) -> None:
 @_env_option
 @_k8s_options
 @click.option("--nonce", type=click.IntRange(min=1), help="k8s dry run without a cluster: nonce.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="k8s: override a value (the live image is kept otherwise).",
+)
 @click.option("-p", "--parallelism", type=click.IntRange(min=1), help="local: new parallelism.")
 @click.option("--job-id", help="local: the Flink job id, when several run under the job's name.")
 def restore(
@@ -268,6 +280,7 @@ def restore(
     context: str | None,
     dry_run: bool,
     nonce: int | None,
+    sets: tuple[str, ...],
     parallelism: int | None,
     job_id: str | None,
 ) -> None:
@@ -287,6 +300,7 @@ def restore(
                 click.echo,
                 allow_non_restored_state=allow_non_restored_state,
                 nonce=nonce,
+                sets=_parse_set(sets),
             )
         except K8S_ERRORS as exc:
             raise _fail(exc) from exc
@@ -313,6 +327,13 @@ def restore(
 @_env_option
 @_k8s_options
 @click.option("-p", "--parallelism", type=click.IntRange(min=1), help="New parallelism.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="k8s: override a value (prod: the new image.digest).",
+)
 @click.option("--job-id", help="local: the Flink job id, when several run under the job's name.")
 def upgrade(
     job_name: str,
@@ -323,6 +344,7 @@ def upgrade(
     context: str | None,
     dry_run: bool,
     parallelism: int | None,
+    sets: tuple[str, ...],
     job_id: str | None,
 ) -> None:
     """Run the current code of JOB from a savepoint of the running job.
@@ -332,13 +354,13 @@ def upgrade(
     """
     kube = _k8s_target(target, env, namespace, context, dry_run)
     if kube is not None and env is not None:
-        sets: dict[str, SetValue] = {}
+        values: dict[str, SetValue] = _parse_set(sets)
         if allow_non_restored_state:
-            sets["job.allowNonRestoredState"] = True
+            values["job.allowNonRestoredState"] = True
         if parallelism:
-            sets["job.parallelism"] = parallelism
+            values["job.parallelism"] = parallelism
         try:
-            k8s.deploy(job_name, env, kube, click.echo, sets)
+            k8s.deploy(job_name, env, kube, click.echo, values)
         except K8S_ERRORS as exc:
             raise _fail(exc) from exc
         return

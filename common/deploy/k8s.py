@@ -139,6 +139,19 @@ def carried_over(live: Mapping[str, Any] | None) -> dict[str, SetValue]:
     return kept
 
 
+def live_image(live: Mapping[str, Any] | None) -> dict[str, SetValue]:
+    """The live FlinkDeployment's image as ``image.tag``/``image.digest`` sets ({} if none)."""
+    image = str(((live or {}).get("spec") or {}).get("image") or "")
+    name, _, digest = image.partition("@")
+    _, colon, tag = name.rpartition(":")
+    if not colon or "/" in tag:
+        return {}
+    kept: dict[str, SetValue] = {"image.tag": tag}
+    if digest:
+        kept["image.digest"] = digest
+    return kept
+
+
 def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
     """A unified diff of two manifests ('' when equal)."""
     return "".join(
@@ -251,32 +264,37 @@ def restore(
     *,
     allow_non_restored_state: bool = False,
     nonce: int | None = None,
+    sets: Mapping[str, SetValue] | None = None,
 ) -> int:
     """Redeploy the job from ``savepoint_path``: new ``initialSavepointPath`` and nonce.
 
-    The nonce is the live one plus one; without a cluster (dry run) ``nonce`` or 1. Returns the
-    nonce used.
+    The nonce is the live one plus one; without a cluster (dry run) ``nonce`` or 1. The live
+    release's image stays (a restore changes state, not code) unless ``sets`` name another.
+    Returns the nonce used.
     """
     if not savepoint_path.strip():
         raise K8sError("a savepoint path is needed")
     problem = cluster_problem(target)
+    values: dict[str, SetValue] = {}
     if problem is None:
         live = live_deployment(target, render.release_name(job))
         current = ((live or {}).get("spec") or {}).get("job", {}).get("savepointRedeployNonce")
         chosen = int(current or 0) + 1
+        values.update(live_image(live))
     elif target.dry_run:
         chosen = nonce or 1
     else:
         raise K8sError(f"no cluster reachable: {problem}")
-    sets: dict[str, SetValue] = {
+    values.update(sets or {})
+    values |= {
         "job.initialSavepointPath": savepoint_path,
         "job.savepointRedeployNonce": chosen,
     }
     if allow_non_restored_state:
-        sets["job.allowNonRestoredState"] = True
+        values["job.allowNonRestoredState"] = True
     release = render.release_name(job)
     echo(f"# restore {release} from {savepoint_path} (savepointRedeployNonce {chosen})")
-    _upgrade(job, env, target, sets, echo, keep_live_restore=False)
+    _upgrade(job, env, target, values, echo, keep_live_restore=False)
     return chosen
 
 
@@ -301,6 +319,8 @@ def savepoint(
     version = provenance.code_version(catalog.load_runnable(job))
     suffix = snapshot_name(now)
     sets: dict[str, SetValue] = {
+        # A snapshot carries no image: an environment's digest requirement does not apply.
+        "image.requireDigest": False,
         "snapshot.enabled": True,
         "snapshot.name": suffix,
         "snapshot.annotations.featurestream\\.dev/code-version": version.code,

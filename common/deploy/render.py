@@ -1,7 +1,11 @@
 """Rendering the featurestream-job chart for a job and an environment, and its golden files.
 
-Values layering, written once here (later wins): the chart's ``values.yaml`` <
-``jobs/<job>/values.yaml`` < ``deploy/helm/env/<env>.yaml`` < ``sets`` (``--set`` flags).
+Values layering, written once here (later wins; decision 64): the chart's ``values.yaml`` <
+``deploy/helm/env/<env>.yaml`` (the environment's defaults) < ``jobs/<job>/values.yaml`` (the
+job's own tuning) < ``deploy/helm/env/<env>.force.yaml`` (what the environment imposes; optional)
+< ``sets`` (``--set`` flags). A job's file may not set what an environment owns
+(``ENVIRONMENT_KEYS``). With ``image.perCommitTag`` the tag is ``sha-<commit>`` unless a set
+gives one.
 Rendering uses the pinned Helm (``common.local.tools``) and is deterministic: unchanged values give
 byte-identical resources, which matters because any change to a FlinkDeployment's spec makes the
 operator upgrade the job through a savepoint.
@@ -15,7 +19,7 @@ Example::
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,20 @@ GOLDEN_HEADER = (
 )
 
 SetValue = str | int | bool
+FORCE_SUFFIX = ".force"
+ENVIRONMENT_KEYS = (
+    "environment",
+    "image",
+    "kafka",
+    "registry",
+    "onlineStore.url",
+    "storage",
+    "serviceAccount",
+)
+"""Keys only an environment's files (and ``--set``) may set: where a job runs, not how."""
+GOLDEN_DIGEST = "sha256:" + "0" * 64
+GOLDEN_TAG = "sha-000000000000"
+"""What goldens render with where the real value comes at deploy time (a digest, a commit)."""
 
 
 class RenderError(Exception):
@@ -57,22 +75,109 @@ def deployable_jobs() -> list[str]:
 
 def environments() -> list[str]:
     """Environments with an overlay ``deploy/helm/env/<env>.yaml``."""
-    return sorted(p.stem for p in ENV_DIR.glob("*.yaml"))
+    return sorted(p.stem for p in ENV_DIR.glob("*.yaml") if not p.stem.endswith(FORCE_SUFFIX))
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def _dotted_keys(node: Any, prefix: str = "") -> Iterable[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield prefix + str(key)
+            yield from _dotted_keys(value, f"{prefix}{key}.")
+
+
+def _check_job_file(path: Path) -> None:
+    layer = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    owned = sorted(
+        key
+        for key in _dotted_keys(layer)
+        if any(key == k or key.startswith(k + ".") for k in ENVIRONMENT_KEYS)
+    )
+    if owned:
+        raise RenderError(
+            f"{_shown(path)} sets {', '.join(owned)}: an environment's file owns these "
+            "(deploy/helm/env/<env>.yaml, or <env>.force.yaml to impose a value)"
+        )
 
 
 def value_files(job: str, env: str) -> list[Path]:
-    """The job's values file and the environment overlay, in layering order."""
+    """The environment's defaults, the job's values and the environment's forced values (when
+    it has any), in layering order.
+
+    Raises:
+        RenderError: a file is missing, or the job's file sets what an environment owns.
+    """
     job_file = JOBS_DIR / job / "values.yaml"
     env_file = ENV_DIR / f"{env}.yaml"
+    force_file = ENV_DIR / f"{env}{FORCE_SUFFIX}.yaml"
     if not job_file.is_file():
-        raise RenderError(
-            f"no {job_file.relative_to(REPO_ROOT)}; deployable jobs: {', '.join(deployable_jobs())}"
-        )
+        raise RenderError(f"no {_shown(job_file)}; deployable jobs: {', '.join(deployable_jobs())}")
     if not env_file.is_file():
+        raise RenderError(f"no {_shown(env_file)}; environments: {', '.join(environments())}")
+    _check_job_file(job_file)
+    return [env_file, job_file, *([force_file] if force_file.is_file() else [])]
+
+
+def _layered(paths: Iterable[Path]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+
+    def merge(into: dict[str, Any], layer: dict[str, Any]) -> None:
+        for key, value in layer.items():
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                merge(into[key], value)
+            else:
+                into[key] = value
+
+    for path in paths:
+        merge(merged, yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    return merged
+
+
+def layered_values(job: str, env: str) -> dict[str, Any]:
+    """The chart's defaults with the job's and environment's files merged in, as Helm does."""
+    return _layered([CHART_DIR / "values.yaml", *value_files(job, env)])
+
+
+def commit_tag() -> str:
+    """``sha-<12 hex>`` of the checked-out commit: the per-commit image tag (dev)."""
+    result = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    if result.returncode != 0:
         raise RenderError(
-            f"no {env_file.relative_to(REPO_ROOT)}; environments: {', '.join(environments())}"
+            "image.perCommitTag needs a git checkout to name the commit's image; pass "
+            "--set image.tag=<tag> instead"
         )
-    return [job_file, env_file]
+    return f"sha-{result.stdout.strip()}"
+
+
+def automatic_sets(job: str, env: str, sets: Mapping[str, SetValue]) -> dict[str, SetValue]:
+    """``sets`` plus the per-commit image tag where the environment asks for one."""
+    if "image.tag" in sets:
+        return dict(sets)
+    image = layered_values(job, env).get("image") or {}
+    if image.get("perCommitTag"):
+        return {**sets, "image.tag": commit_tag()}
+    return dict(sets)
+
+
+def golden_sets(env: str) -> dict[str, SetValue]:
+    """The sets goldens and tests render ``env`` with: a fixed tag and digest where the real
+    ones come at deploy time."""
+    env_values = _layered([CHART_DIR / "values.yaml", ENV_DIR / f"{env}.yaml"])
+    image = env_values.get("image") or {}
+    sets: dict[str, SetValue] = {}
+    if image.get("perCommitTag"):
+        sets["image.tag"] = GOLDEN_TAG
+    if image.get("requireDigest"):
+        sets["image.digest"] = GOLDEN_DIGEST
+    return sets
 
 
 def _escape(text: str) -> str:
@@ -94,11 +199,12 @@ def set_args(sets: Mapping[str, SetValue]) -> list[str]:
 
 
 def values_args(job: str, env: str, sets: Mapping[str, SetValue] | None = None) -> list[str]:
-    """The ``-f``/``--set`` arguments of one job and environment, in layering order."""
+    """The ``-f``/``--set`` arguments of one job and environment, in layering order (with the
+    per-commit tag where the environment asks for one)."""
     args: list[str] = []
     for path in value_files(job, env):
         args += ["-f", str(path)]
-    return args + set_args(sets or {})
+    return args + set_args(automatic_sets(job, env, sets or {}))
 
 
 def helm() -> Path:
@@ -138,13 +244,13 @@ def template(
     return result.stdout
 
 
-def lint(job: str, env: str) -> str:
+def lint(job: str, env: str, sets: Mapping[str, SetValue] | None = None) -> str:
     """``helm lint --strict`` with the job's layers; Helm's report.
 
     Raises:
         RenderError: the chart failed linting.
     """
-    command = [str(helm()), "lint", "--strict", str(CHART_DIR), *values_args(job, env)]
+    command = [str(helm()), "lint", "--strict", str(CHART_DIR), *values_args(job, env, sets)]
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
     if result.returncode != 0:
         raise RenderError(f"helm lint ({job}, {env}):\n{result.stdout}{result.stderr}")
@@ -169,7 +275,7 @@ def golden_path(job: str, env: str) -> Path:
 
 def golden_text(job: str, env: str) -> str:
     """What the golden file of ``job`` in ``env`` should hold."""
-    return GOLDEN_HEADER + template(job, env)
+    return GOLDEN_HEADER + template(job, env, golden_sets(env))
 
 
 def committed_golden(job: str, env: str) -> str | None:

@@ -1,10 +1,12 @@
 """The chart's values, typed: the source of ``values.schema.json``.
 
-``deploy/helm/featurestream-job/values.yaml`` holds the defaults (each key documented there);
-``jobs/<job>/values.yaml`` and ``deploy/helm/env/<env>.yaml`` override them, in that order, and
-``--set`` flags last. Every layer is checked against this model (``extra="forbid"``: a misspelt
-key is an error, not a silently ignored setting), by Helm itself through the generated
-``values.schema.json`` and by ``featurestream deploy`` before it calls Helm.
+``deploy/helm/featurestream-job/values.yaml`` holds the defaults (each key documented there).
+Layering, later wins (decision 64): defaults < ``deploy/helm/env/<env>.yaml`` (the
+environment's defaults) < ``jobs/<job>/values.yaml`` (the job's own tuning) <
+``deploy/helm/env/<env>.force.yaml`` (what the environment imposes, optional) < ``--set`` flags.
+Every layer is checked against this model (``extra="forbid"``: a misspelt key is an error, not
+a silently ignored setting), by Helm itself through the generated ``values.schema.json`` and by
+``featurestream deploy`` before it calls Helm.
 
 Credentials are never values: the model only names Kubernetes Secrets, and URLs may not carry a
 ``user:password@`` part.
@@ -58,6 +60,24 @@ class Image(_Values):
     pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
         default="IfNotPresent", description="Kubernetes imagePullPolicy."
     )
+    require_digest: bool = Field(
+        default=False,
+        description="Refuse to render without a digest (prod: the release pipeline pins it).",
+    )
+    per_commit_tag: bool = Field(
+        default=False,
+        description="The image is pushed for every commit: `featurestream deploy` and `render` "
+        "set the tag to sha-<commit> (dev).",
+    )
+
+    @model_validator(mode="after")
+    def _digest_when_required(self) -> Image:
+        if self.require_digest and not self.digest:
+            raise ValueError(
+                "image.requireDigest: this environment deploys by digest; pass "
+                "--set image.digest=sha256:<64 hex> (the release pipeline's pinned digest)"
+            )
+        return self
 
 
 class Job(_Values):
@@ -232,18 +252,35 @@ class RestartStrategy(_Values):
     )
 
 
+class HighAvailability(_Values):
+    """Kubernetes HA of the JobManager (decision 64)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Kubernetes HA; off only for throwaway clusters (no standby JobManagers, "
+        "no last-state upgrades).",
+    )
+
+
 class JobManager(_Values):
     """The JobManager pods."""
 
     replicas: int = Field(default=1, ge=1, description="More than 1: standbys (Kubernetes HA).")
     cpu: float = Field(default=1.0, gt=0, description="CPU cores.")
     memory: MemorySize = Field(default="2048m", description="Process memory.")
+    driver_memory_mb: int = Field(
+        default=512,
+        ge=0,
+        le=8192,
+        description="Memory kept outside Flink's budget for the PyFlink driver's Python process "
+        "(rendered into jobmanager.memory.jvm-overhead.min/max on top of Flink's 192 MB).",
+    )
 
 
 class TaskManager(_Values):
     """The TaskManager pods."""
 
-    cpu: float = Field(default=1.0, gt=0, description="CPU cores.")
+    cpu: float = Field(default=2.0, gt=0, description="CPU cores.")
     memory: MemorySize = Field(default="4096m", description="Process memory.")
     slots: int = Field(default=2, ge=1, description="taskmanager.numberOfTaskSlots.")
 
@@ -298,6 +335,7 @@ class ChartValues(_Values):
     checkpoints: Checkpoints = Field(default_factory=Checkpoints)
     rocksdb: RocksDB = Field(default_factory=RocksDB)
     restart_strategy: RestartStrategy = Field(default_factory=RestartStrategy)
+    high_availability: HighAvailability = Field(default_factory=HighAvailability)
     job_manager: JobManager = Field(default_factory=JobManager)
     task_manager: TaskManager = Field(default_factory=TaskManager)
     service_account: str = Field(
@@ -312,6 +350,26 @@ class ChartValues(_Values):
         description="Extra Flink configuration; not a key the chart or the operator sets.",
         json_schema_extra={"propertyNames": {"not": {"enum": list(FORBIDDEN_FLINK_KEYS)}}},
     )
+
+    @model_validator(mode="after")
+    def _operator_would_accept_but_flink_refuse(self) -> ChartValues:
+        # The chart's templates refuse the same combinations (helm has no Python).
+        if self.job.parallelism > self.job.max_parallelism:
+            raise ValueError(
+                f"job.parallelism {self.job.parallelism} is above job.maxParallelism "
+                f"{self.job.max_parallelism}: Flink would refuse the job at submission"
+            )
+        if not self.high_availability.enabled:
+            if self.job.upgrade_mode == "last-state":
+                raise ValueError(
+                    "job.upgradeMode last-state needs highAvailability.enabled: without HA the "
+                    "operator cannot find the latest checkpoint"
+                )
+            if self.job_manager.replicas > 1:
+                raise ValueError(
+                    "jobManager.replicas > 1 (standbys) needs highAvailability.enabled"
+                )
+        return self
 
     @field_validator("flink_configuration")
     @classmethod

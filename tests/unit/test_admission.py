@@ -83,6 +83,8 @@ def _delete_spec(key: str) -> Callable[[Resource], None]:
         (_delete_spec("serviceAccount"), "service-account"),
         (_delete_spec("flinkVersion"), "flink-version"),
         (_job("parallelism", 0), "parallelism"),
+        (_job("parallelism", 129), "max-parallelism"),
+        (_conf("pipeline.max-parallelism", "1"), "max-parallelism"),
         (_job("jarURI", ""), "jar"),
         (_job("savepointRedeployNonce", 1), "redeploy-nonce"),
     ],
@@ -97,6 +99,17 @@ def test_a_name_of_exactly_45_characters_is_fine(good: Resource) -> None:
     name = "featurestream-" + "x" * 31
     assert len(name) == 45
     assert _rules(_broken(good, _set_name(name))) == []
+
+
+def test_last_state_without_ha_is_refused(good: Resource) -> None:
+    def last_state_alone(r: Resource) -> None:
+        r["spec"]["job"]["upgradeMode"] = "last-state"
+        r["spec"]["jobManager"]["replicas"] = 1
+        del r["spec"]["flinkConfiguration"]["high-availability.type"]
+
+    violations = admission.check(_broken(good, last_state_alone))
+    assert [v.rule for v in violations] == ["ha"]
+    assert "last-state needs high availability" in str(violations[0])
 
 
 def test_stateless_needs_no_state_dirs(good: Resource) -> None:

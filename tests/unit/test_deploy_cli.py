@@ -54,13 +54,15 @@ def _resources(output: str) -> list[dict[str, Any]]:
 
 @pytest.mark.usefixtures("no_cluster")
 def test_deploy_dry_run_prints_valid_resources_and_diffs_against_the_golden() -> None:
-    result = _run("deploy", "trade_features", "--env", "prod", "--dry-run")
+    digest = f"image.digest={render.GOLDEN_DIGEST}"
+    result = _run("deploy", "trade_features", "--env", "prod", "--dry-run", "--set", digest)
     assert result.exit_code == 0, result.output
     out = result.output
     assert (
         "$ helm upgrade --install featurestream-trade-features deploy/helm/featurestream-job" in out
     )
-    assert "-f jobs/trade_features/values.yaml -f deploy/helm/env/prod.yaml" in out
+    assert "-f deploy/helm/env/prod.yaml -f jobs/trade_features/values.yaml" in out
+    assert f"--set-string {digest}" in out
     kinds = [r["kind"] for r in _resources(out)]
     assert kinds == ["FlinkDeployment", "PodMonitor"]
     assert f"no cluster reachable ({NO_CLUSTER})" in out
@@ -76,6 +78,14 @@ def test_deploy_dry_run_with_a_set_shows_the_change_and_what_the_operator_does()
     assert "--set job.parallelism=3" in out
     assert "-    parallelism: 2\n+    parallelism: 3" in out
     assert "the operator upgrades the job (savepoint: stop with a savepoint" in out
+
+
+@pytest.mark.usefixtures("no_cluster")
+def test_deploy_to_prod_without_a_digest_says_how_to_pin_one() -> None:
+    result = CliRunner().invoke(main, ["deploy", "trade_features", "--env", "prod", "--dry-run"])
+    assert result.exit_code == 1
+    assert "pass --set image.digest=sha256:<64 hex>" in result.output
+    assert "Traceback" not in result.output
 
 
 @pytest.mark.usefixtures("no_cluster")
@@ -111,6 +121,8 @@ def test_restore_dry_run_sets_the_path_and_a_nonce() -> None:
         "--allow-non-restored-state",
         "--nonce",
         "7",
+        "--set",
+        f"image.digest={render.GOLDEN_DIGEST}",
         "--dry-run",
     ).output
     job = render.find(_resources(out), "FlinkDeployment")["spec"]["job"]
@@ -137,6 +149,26 @@ def test_restore_dry_run_without_a_nonce_uses_1() -> None:
         render.find(_resources(out), "FlinkDeployment")["spec"]["job"]["savepointRedeployNonce"]
         == 1
     )
+
+
+def test_restore_keeps_the_live_image(live: dict[str, Any]) -> None:
+    live["spec"]["image"] = "registry.example/fs/job:sha-0123456789ab@sha256:" + "cd" * 32
+    out = _run(
+        "restore",
+        "payment_features",
+        "--target",
+        "k8s",
+        "--env",
+        "dev",
+        "--savepoint",
+        "s3://b/sp-new",
+        "--dry-run",
+    ).output
+    assert "--set-string image.tag=sha-0123456789ab" in out
+    assert (
+        "  image: registry.featurestream.invalid/featurestream/job:sha-0123456789ab@sha256:"
+        + "cd" * 32
+    ) in out
 
 
 def test_restore_on_a_live_release_bumps_its_nonce(live: dict[str, Any]) -> None:

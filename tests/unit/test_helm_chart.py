@@ -36,9 +36,14 @@ CRD_CHECKSUMS = {
 DOCKERFILE = render.REPO_ROOT / "deploy" / "docker" / "Dockerfile"
 
 
+def _template(job: str, env: str, sets: dict[str, Any] | None = None, **kw: Any) -> str:
+    """A render with what deploy time supplies (prod's digest, dev's commit tag) fixed."""
+    return render.template(job, env, {**render.golden_sets(env), **(sets or {})}, **kw)
+
+
 @pytest.fixture(scope="module")
 def rendered() -> dict[tuple[str, str], str]:
-    return {(job, env): render.template(job, env) for job, env in CASES}
+    return {(job, env): _template(job, env) for job, env in CASES}
 
 
 def _resources(text: str) -> list[dict[str, Any]]:
@@ -56,7 +61,7 @@ def test_every_job_and_environment_is_covered() -> None:
 
 @pytest.mark.parametrize(("job", "env"), CASES)
 def test_helm_lint_strict(job: str, env: str) -> None:
-    assert "0 chart(s) failed" in render.lint(job, env)
+    assert "0 chart(s) failed" in render.lint(job, env, render.golden_sets(env))
 
 
 @pytest.mark.parametrize(("job", "env"), CASES)
@@ -72,7 +77,7 @@ def test_the_snapshot_renders_valid_and_is_off_by_default(
     rendered: dict[tuple[str, str], str],
 ) -> None:
     assert all("FlinkStateSnapshot" not in text for text in rendered.values())
-    text = render.template(
+    text = _template(
         "payment_features",
         "prod",
         {"snapshot.enabled": True, "snapshot.name": "20261201-120000"},
@@ -194,8 +199,8 @@ def test_goldens_and_values_schema_are_up_to_date() -> None:
 
 def test_unchanged_values_render_byte_identical_resources() -> None:
     # Any spec change makes the operator upgrade the job: rendering must be deterministic.
-    first = render.template("trade_features", "prod")
-    assert render.template("trade_features", "prod") == first
+    first = _template("trade_features", "prod")
+    assert _template("trade_features", "prod") == first
     assert render.committed_golden("trade_features", "prod") == first
 
 
@@ -205,12 +210,17 @@ def test_unchanged_values_render_byte_identical_resources() -> None:
         ("job.parallelism", 3, ("job", "parallelism")),
         ("image.tag", "0.1.1", ("image",)),
         ("job.checkpointInterval", "20 s", ("job", "args")),
+        (
+            "job.checkpointInterval",
+            "20 s",
+            ("flinkConfiguration", "execution.checkpointing.interval"),
+        ),
         ("checkpoints.retained", 7, ("flinkConfiguration", "execution.checkpointing.num-retained")),
     ],
 )
 def test_changing_one_value_changes_the_spec(key: str, value: Any, where: tuple[str, ...]) -> None:
-    before = _deployment(render.template("payment_features", "dev"))["spec"]
-    after = _deployment(render.template("payment_features", "dev", {key: value}))["spec"]
+    before = _deployment(_template("payment_features", "dev"))["spec"]
+    after = _deployment(_template("payment_features", "dev", {key: value}))["spec"]
     assert after != before
 
     def at(spec: dict[str, Any]) -> Any:
@@ -234,15 +244,24 @@ def test_changing_one_value_changes_the_spec(key: str, value: Any, where: tuple[
         ({"kafka.credentialsSecret.name": ""}, "credentialsSecret.name"),
         ({"kafka.saslMechanism": ""}, "needs kafka.saslMechanism"),
         ({"onlineStore.url": ""}, "onlineStore.url"),
+        ({"job.parallelism": 200}, "job.parallelism 200 is above job.maxParallelism 128"),
+        ({"job.parallelism": 9, "job.maxParallelism": 8}, "is above job.maxParallelism 8"),
+        (
+            {"highAvailability.enabled": False, "job.upgradeMode": "last-state"},
+            "last-state needs highAvailability.enabled",
+        ),
+        ({"highAvailability.enabled": False}, "jobManager.replicas > 1 (standbys) needs"),
+        ({"image.digest": ""}, "pass --set image.digest=sha256:<64 hex>"),
+        ({"image.digest": "sha256:abc"}, "digest"),
     ],
 )
 def test_helm_refuses_bad_values(sets: dict[str, render.SetValue], complaint: str) -> None:
     with pytest.raises(render.RenderError, match=re.escape(complaint)):
-        render.template("payment_features", "prod", sets)
+        _template("payment_features", "prod", sets)
 
 
 def test_extra_flink_configuration_is_passed_as_strings() -> None:
-    text = render.template(
+    text = _template(
         "payment_features", "dev", {"flinkConfiguration.state\\.backend\\.rocksdb\\.threads": "4"}
     )
     assert _deployment(text)["spec"]["flinkConfiguration"]["state.backend.rocksdb.threads"] == "4"
@@ -301,6 +320,9 @@ def test_the_layered_values_satisfy_the_model(job: str, env: str) -> None:
 
     for path in [values.CHART_DIR / "values.yaml", *render.value_files(job, env)]:
         merge(layered, yaml.safe_load(path.read_text()))
+    for key, value in render.golden_sets(env).items():
+        part, name = key.split(".")
+        layered[part][name] = value
     parsed = values.ChartValues.model_validate(layered)
     assert parsed.job.name == job and parsed.environment == env
 
@@ -348,7 +370,7 @@ def test_notes_print_the_releases_savepoint_restore_and_status_commands(tmp_path
         "fs-prod",
         "--kube-version",
         render.KUBE_VERSION,
-        *render.values_args("trade_features", "prod"),
+        *render.values_args("trade_features", "prod", render.golden_sets("prod")),
         "--show-only",
         "templates/notes-test.yaml",
     ]
@@ -410,3 +432,123 @@ def test_the_model_refuses_what_the_templates_refuse(kafka: dict[str, str], comp
         values.Kafka.model_validate(layer)
     with pytest.raises(ValueError, match=r"kubernetes\.namespace"):
         values.ChartValues.model_validate({"flinkConfiguration": {"kubernetes.namespace": "x"}})
+
+
+def _interval(text: str) -> tuple[str, str]:
+    spec = _deployment(text)["spec"]
+    args = spec["job"]["args"]
+    return (
+        spec["flinkConfiguration"]["execution.checkpointing.interval"],
+        args[args.index("--checkpoint-interval") + 1],
+    )
+
+
+def test_a_jobs_own_setting_wins_over_the_environments_default(
+    rendered: dict[tuple[str, str], str],
+) -> None:
+    # dev.yaml sets 10 s for every job; inference_requests asks for 1 s (latency) and keeps it.
+    assert "checkpointInterval: 10 s" in (render.ENV_DIR / "dev.yaml").read_text()
+    assert _interval(rendered["inference_requests", "dev"]) == ("1 s", "1 s")
+    assert _interval(rendered["model_scoring", "dev"]) == ("1 s", "1 s")
+    assert _interval(rendered["payment_features", "dev"]) == ("10 s", "10 s")
+    assert _interval(rendered["payment_features", "prod"]) == ("30 s", "30 s")
+
+
+def _copy_envs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    envs = tmp_path / "env"
+    shutil.copytree(render.ENV_DIR, envs)
+    monkeypatch.setattr(render, "ENV_DIR", envs)
+    return envs
+
+
+def test_an_environment_forces_a_value_over_the_jobs_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    envs = _copy_envs(tmp_path, monkeypatch)
+    (envs / "dev.force.yaml").write_text("job:\n  checkpointInterval: 5 s\n")
+    assert render.environments() == ENVS  # a force file is not an environment
+    assert render.value_files("inference_requests", "dev") == [
+        envs / "dev.yaml",
+        render.JOBS_DIR / "inference_requests" / "values.yaml",
+        envs / "dev.force.yaml",
+    ]
+    assert _interval(_template("inference_requests", "dev")) == ("5 s", "5 s")
+    # --set still wins over everything.
+    forced = _template("inference_requests", "dev", {"job.checkpointInterval": "2 s"})
+    assert _interval(forced) == ("2 s", "2 s")
+
+
+def test_a_job_file_may_not_set_what_an_environment_owns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = tmp_path / "jobs"
+    shutil.copytree(render.JOBS_DIR / "trade_features", jobs / "trade_features")
+    with (jobs / "trade_features" / "values.yaml").open("a") as f:
+        f.write("kafka:\n  bootstrapServers: elsewhere:9092\nonlineStore:\n  url: redis://x:1/0\n")
+    monkeypatch.setattr(render, "JOBS_DIR", jobs)
+    with pytest.raises(
+        render.RenderError,
+        match=re.escape("sets kafka, kafka.bootstrapServers, onlineStore.url: an environment"),
+    ):
+        render.template("trade_features", "dev")
+
+
+def test_dev_images_are_tagged_by_commit_and_a_set_tag_wins() -> None:
+    head = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=render.REPO_ROOT,
+    ).stdout.strip()
+    image = _deployment(render.template("trade_features", "dev"))["spec"]["image"]
+    assert image == f"registry.featurestream.invalid/featurestream/job:sha-{head}"
+    tagged = render.template("trade_features", "dev", {"image.tag": "hotfix-1"})
+    assert _deployment(tagged)["spec"]["image"].endswith(":hotfix-1")
+
+
+def test_prod_is_pulled_by_digest_and_refused_without_one() -> None:
+    digest = "sha256:" + "ab" * 32
+    image = _deployment(render.template("trade_features", "prod", {"image.digest": digest}))
+    assert image["spec"]["image"].endswith(f":0.1.0@{digest}")
+    with pytest.raises(render.RenderError, match=re.escape("image.requireDigest")):
+        render.template("trade_features", "prod")
+
+
+def test_checkpointing_and_its_health_check_are_visible_to_the_operator(
+    rendered: dict[tuple[str, str], str],
+) -> None:
+    for text in rendered.values():
+        conf = _deployment(text)["spec"]["flinkConfiguration"]
+        assert conf["execution.checkpointing.mode"] == "EXACTLY_ONCE"
+        assert (
+            conf["execution.checkpointing.externalized-checkpoint-retention"]
+            == "RETAIN_ON_CANCELLATION"
+        )
+        assert conf["kubernetes.operator.cluster.health-check.enabled"] == "true"
+        assert conf["kubernetes.operator.cluster.health-check.checkpoint-progress.enabled"] == (
+            "true"
+        )
+
+
+def test_the_jobmanager_keeps_memory_for_the_python_driver() -> None:
+    def overhead(text: str) -> tuple[str, str]:
+        conf = _deployment(text)["spec"]["flinkConfiguration"]
+        return conf["jobmanager.memory.jvm-overhead.min"], conf[
+            "jobmanager.memory.jvm-overhead.max"
+        ]
+
+    assert overhead(_template("payment_features", "dev")) == ("704m", "704m")
+    bigger = _template("payment_features", "dev", {"jobManager.driverMemoryMb": 1024})
+    assert overhead(bigger) == ("1216m", "1216m")
+
+
+def test_high_availability_can_be_turned_off_for_a_throwaway_cluster() -> None:
+    text = _template(
+        "payment_features",
+        "dev",
+        {"highAvailability.enabled": False, "job.upgradeMode": "savepoint"},
+    )
+    conf = _deployment(text)["spec"]["flinkConfiguration"]
+    assert "high-availability.type" not in conf
+    assert checks.problems(_resources(text)) == []

@@ -35,6 +35,28 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 featurestream.dev/environment: {{ .Values.environment | quote }}
 {{- end -}}
 
+{{/*
+What the operator would accept but Flink or the environment would not (common/deploy/values.py
+refuses the same: helm has no Python).
+*/}}
+{{- define "featurestream.checks" -}}
+{{- $job := .Values.job -}}
+{{- if gt (int $job.parallelism) (int $job.maxParallelism) -}}
+{{- fail (printf "job.parallelism %d is above job.maxParallelism %d: Flink would refuse the job at submission" (int $job.parallelism) (int $job.maxParallelism)) -}}
+{{- end -}}
+{{- if not .Values.highAvailability.enabled -}}
+{{- if eq $job.upgradeMode "last-state" -}}
+{{- fail "job.upgradeMode last-state needs highAvailability.enabled: without HA the operator cannot find the latest checkpoint" -}}
+{{- end -}}
+{{- if gt (int .Values.jobManager.replicas) 1 -}}
+{{- fail "jobManager.replicas > 1 (standbys) needs highAvailability.enabled" -}}
+{{- end -}}
+{{- end -}}
+{{- if and .Values.image.requireDigest (not .Values.image.digest) -}}
+{{- fail "image.requireDigest: this environment deploys by digest; pass --set image.digest=sha256:<64 hex> (the release pipeline's pinned digest)" -}}
+{{- end -}}
+{{- end -}}
+
 {{/* repository:tag, or repository:tag@digest when a digest is pinned. */}}
 {{- define "featurestream.image" -}}
 {{- $image := printf "%s:%s" .Values.image.repository .Values.image.tag -}}
