@@ -32,15 +32,18 @@ setup: venv  ## venv + pinned jars, Redis, helm + kubeconform (go install): all 
 demo: setup  ## Bring up the local stack and run the pipeline on generated events.
 	@$(BIN)/python -m common.demo
 
-test: setup  ## All tests: the JVM functions' (JUnit), then unit, integration and e2e on a real stack.
+test: setup  ## All tests: unit first (a broken one stops here in a minute), JUnit, then the stack's tiers.
+	@echo "==> unit tests"
+	@$(BIN)/pytest tests/unit
 	@$(MAKE) --no-print-directory test-jvm
-	@$(BIN)/pytest
+	@echo "==> integration, e2e and fault tests on the local stack"
+	@$(BIN)/pytest tests/integration tests/e2e tests/faults
 
 test-jvm:  ## JUnit tests of the JVM functions (common/jvm, Maven).
 	@echo "==> JUnit: common/jvm"
 	@cd common/jvm && mvn -q -B test
 
-test-unit: venv  ## Unit tests only (no services, seconds).
+test-unit: setup  ## Unit tests only (no services; they need the built jars, helm and kubeconform).
 	@$(BIN)/pytest tests/unit
 
 test-integration: setup  ## Integration tests only.

@@ -293,6 +293,11 @@ def run(
     except DefinitionError as exc:
         raise click.ClickException(str(exc)) from exc
     run_options = RunOptions(**options, online_store=not no_online_store, models=models)
+    needed = ["kafka", "registry", "flink"] + ([] if no_online_store else ["redis"])
+    try:
+        stack.require(config, needed)
+    except stack.StackError as exc:
+        raise click.ClickException(f"run {job_name}: {exc}") from exc
     try:
         job_id = launch.submit(config, job, run_options, on_progress=click.echo)
     except (flink_client.FlinkJobError, ValueError) as exc:
@@ -339,9 +344,14 @@ def offline(
         job = catalog.load_runnable(job_name)
     except DefinitionError as exc:
         raise click.ClickException(str(exc)) from exc
+    config = _config()
+    try:
+        stack.require(config, ["kafka", "registry", "flink"])
+    except stack.StackError as exc:
+        raise click.ClickException(f"offline {job_name}: {exc}") from exc
     try:
         summary = run_offline(
-            _config(),
+            config,
             job,
             source,
             output,

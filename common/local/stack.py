@@ -165,6 +165,28 @@ def up(config: StackConfig, only: list[str] | None = None) -> None:
     _wait_healthy(config, selected)
 
 
+def require(config: StackConfig, names: list[str]) -> None:
+    """Check that the named parts answer, in parallel; otherwise say what to run.
+
+    Raises:
+        StackError: a part does not answer (its address and problem, and ``local up``).
+    """
+    selected = [parts.by_name(n) for n in names]
+    with ThreadPoolExecutor(max_workers=len(selected)) as pool:
+        problems = list(pool.map(lambda part: part.health(config), selected))
+    down = [
+        f"{part.name} at {part.address(config)}: {problem}"
+        for part, problem in zip(selected, problems, strict=True)
+        if problem is not None
+    ]
+    if down:
+        raise StackError(
+            "the local stack is not up ("
+            + "; ".join(down)
+            + "): start it with `featurestream local up` (or `make up`)"
+        )
+
+
 def down(config: StackConfig) -> list[str]:
     """Stop exactly the processes this stack started (by pid file); return the names stopped.
 
