@@ -269,7 +269,7 @@ class JobManager(_Values):
     cpu: float = Field(default=1.0, gt=0, description="CPU cores.")
     memory: MemorySize = Field(default="2048m", description="Process memory.")
     driver_memory_mb: int = Field(
-        default=512,
+        default=256,
         ge=0,
         le=8192,
         description="Memory kept outside Flink's budget for the PyFlink driver's Python process "

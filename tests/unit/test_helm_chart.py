@@ -538,7 +538,8 @@ def test_the_jobmanager_keeps_memory_for_the_python_driver() -> None:
             "jobmanager.memory.jvm-overhead.max"
         ]
 
-    assert overhead(_template("payment_features", "dev")) == ("704m", "704m")
+    assert overhead(_template("payment_features", "dev")) == ("448m", "448m")
+    assert overhead(_template("model_scoring", "dev")) == ("704m", "704m")
     bigger = _template("payment_features", "dev", {"jobManager.driverMemoryMb": 1024})
     assert overhead(bigger) == ("1216m", "1216m")
 
