@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +17,7 @@ from common import registry, schemas
 from common.config import StackConfig, load_stack_config
 from common.deploy.cli import COMMANDS as DEPLOY_COMMANDS
 from common.features import catalog, launch, output_schema
-from common.features.definitions import DefinitionError, FeatureView
+from common.features.definitions import DefinitionError, FeatureView, parse_window
 from common.features.job import STATE_BACKENDS
 from common.features.launch import RunOptions
 from common.features.offline import run_offline
@@ -369,6 +370,112 @@ def offline(
         f"{summary.input_records:,} input records → "
         + ", ".join(f"{v} {n:,} rows" for v, n in summary.rows.items())
         + f"; dead letters {rejected:,} ({reasons}); job ran {summary.seconds:.1f} s"
+    )
+
+
+def _max_ages(items: tuple[str, ...]) -> dict[str, timedelta | None]:
+    """``--max-age [VIEW=]DURATION|none`` flags: per view, or ``*`` for every view."""
+    ages: dict[str, timedelta | None] = {}
+    for item in items:
+        view, sep, text = item.rpartition("=")
+        try:
+            ages[view if sep else "*"] = None if text == "none" else parse_window(text)
+        except DefinitionError as exc:
+            raise click.UsageError(f"--max-age {item!r}: {exc} (or 'none')") from exc
+    return ages
+
+
+@main.command("training-set")
+@click.option(
+    "--labels",
+    "labels_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Parquet: the views' entity keys, a time column, labels, anything else (kept).",
+)
+@click.option(
+    "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Parquet."
+)
+@click.option("--model", help="Take the features of this model's contract, in its order.")
+@click.option("--version", type=int, help="The model's contract version (default: the highest).")
+@click.option("--view", "views", multiple=True, help="Or these views, e.g. payment_card.v1.")
+@click.option("--input", "source", help="History (an Avro file or a topic), computed as offline.")
+@click.option(
+    "--features",
+    "features_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Or an earlier `offline JOB --output DIR`.",
+)
+@click.option("--time-column", default="label_time", show_default=True, help="Label time.")
+@click.option("--id-column", help="Label id (default: the model's trigger id column, if present).")
+@click.option(
+    "--max-age",
+    "max_ages",
+    multiple=True,
+    metavar="[VIEW=]DURATION",
+    help="Oldest usable vector, e.g. 24h or payment_card.v1=2h, or none (default: the view's "
+    "largest window).",
+)
+@click.option("-p", "--parallelism", type=click.IntRange(min=1))
+@click.option(
+    "--state-backend", type=click.Choice(STATE_BACKENDS), default="heap", show_default=True
+)
+def training_set_command(
+    labels_path: Path,
+    output: Path,
+    model: str | None,
+    version: int | None,
+    views: tuple[str, ...],
+    source: str | None,
+    features_dir: Path | None,
+    time_column: str,
+    id_column: str | None,
+    max_ages: tuple[str, ...],
+    parallelism: int | None,
+    state_backend: str,
+) -> None:
+    """Training rows for a label table: each view's features as of each label's time.
+
+    For each label row, each view's vector of the row's entity key at the key's newest event at
+    or before the label time (DuckDB ASOF JOIN over the offline rows of the history), null when
+    there is none or it is older than the maximum age (both counted). Output: event_id,
+    event_time, keys, the model's inputs in contract order (or the views' features), then the
+    other label columns; `featurestream train` takes it as is.
+    """
+    from common.features import training_set
+
+    config = _config()
+    try:
+        contract = _contract(model, version) if model else None
+        chosen = training_set.views_by_name(views) if views else []
+        if source is not None:
+            stack.require(config, ["kafka", "registry", "flink"])
+        summary = training_set.build(
+            config,
+            labels_path,
+            output,
+            model=contract,
+            views=chosen,
+            source=source,
+            features_dir=features_dir,
+            time_column=time_column,
+            id_column=id_column,
+            max_age=_max_ages(max_ages),
+            parallelism=parallelism,
+            state_backend=state_backend,
+            on_progress=click.echo,
+        )
+    except (
+        training_set.TrainingSetError,
+        stack.StackError,
+        ValueError,
+        flink_client.FlinkJobError,
+        RuntimeError,
+    ) as exc:
+        raise click.ClickException(f"training-set: {exc}") from exc
+    click.echo(
+        f"wrote {summary.labels:,} rows x {len(summary.columns)} columns to {summary.output} "
+        f"in {summary.seconds:.1f} s"
     )
 
 

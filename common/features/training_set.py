@@ -19,7 +19,9 @@ other label column as it was. ``featurestream train`` takes the file as it is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from common.config import StackConfig
 from common.features.definitions import FeatureView
 from common.models.contract import EVENT, ModelContract
 
@@ -103,8 +106,9 @@ def point_in_time_join(
     views: Sequence[ViewRows],
     *,
     time_column: str,
-) -> tuple[dict[str, pa.ChunkedArray], JoinStats]:
-    """Each view's features for each label row, in label order; and the counts.
+) -> tuple[dict[str, dict[str, pa.ChunkedArray]], JoinStats]:
+    """Each view's features (by view name, then feature) for each label row, in label order;
+    and the counts.
 
     Args:
         labels: The label table: ``time_column`` and every view's entity key.
@@ -119,21 +123,23 @@ def point_in_time_join(
     keys = list(dict.fromkeys(v.view.entity.key for v in views))
     prepared = _prepare_labels(labels, time_column, keys)
     stats = JoinStats()
-    out: dict[str, pa.ChunkedArray] = {}
+    out: dict[str, dict[str, pa.ChunkedArray]] = {}
     con = duckdb.connect()
     con.register("labels", prepared)
     for number, vr in enumerate(views):
         name = vr.view.qualified_name
         key = vr.view.entity.key
         features = [f.name for f in vr.view.output_features]
-        missing = [c for c in (ID_COLUMN, TIME_COLUMN, key, *features) if c not in vr.rows.schema.names]
+        missing = [
+            c for c in (ID_COLUMN, TIME_COLUMN, key, *features) if c not in vr.rows.schema.names
+        ]
         if missing:
             raise TrainingSetError(f"{name}: the feature rows have no column(s) {missing}")
         table = f"rows_{number}"
         con.register(table, vr.rows.select([ID_COLUMN, TIME_COLUMN, key, *features]))
         limit = "NULL" if vr.max_age is None else str(int(vr.max_age.total_seconds() * 1000))
         selected = ", ".join(f'CASE WHEN fresh THEN f."{c}" END AS "{c}"' for c in features)
-        result = con.execute(
+        result = con.sql(
             f"""
             WITH f AS (
                 SELECT "{key}" AS k, epoch_ms("{TIME_COLUMN}") AS t, *
@@ -149,42 +155,43 @@ def point_in_time_join(
             SELECT row, t IS NOT NULL AS found, fresh, {selected}
             FROM joined f ORDER BY row
             """
-        ).fetch_arrow_table()
+        ).to_arrow_table()
         found = pc.sum(pc.cast(result.column("found"), pa.int64())).as_py() or 0
         fresh = pc.sum(pc.cast(result.column("fresh"), pa.int64())).as_py() or 0
         stats.matched[name] = fresh
         stats.no_history[name] = labels.num_rows - found
         stats.too_old[name] = found - fresh
-        for feature in features:
-            if feature in out:
-                raise TrainingSetError(
-                    f"feature {feature!r} is in two of the views {[v.view.qualified_name for v in views]}: "
-                    "a training set needs distinct column names"
-                )
-            out[feature] = result.column(feature)
+        out[vr.view.name] = {feature: result.column(feature) for feature in features}
     return out, stats
+
+
+Column = tuple[str, str]
+"""An output column: its name and where it comes from (a view's name, or ``event``)."""
 
 
 def assemble(
     labels: pa.Table,
-    features: Mapping[str, pa.ChunkedArray],
+    features: Mapping[str, Mapping[str, pa.ChunkedArray]],
     *,
     time_column: str,
     id_column: str | None,
     keys: Sequence[str],
-    order: Sequence[str],
-    event_inputs: Sequence[str] = (),
+    order: Sequence[Column],
 ) -> pa.Table:
-    """The output table: ``event_id``, ``event_time``, keys, ``order`` (features and
-    ``event_inputs`` taken from the labels), then every other label column."""
+    """The output table: ``event_id``, ``event_time``, keys, the ``order`` columns (features,
+    and ``event`` inputs from the label column of that name), then every other label column."""
     if id_column is not None and id_column not in labels.column_names:
         raise TrainingSetError(f"labels have no id column {id_column!r}")
-    missing = [c for c in event_inputs if c not in labels.column_names]
+    missing = [n for n, src in order if src == EVENT and n not in labels.column_names]
     if missing:
         raise TrainingSetError(
             f"the model takes {[f'{EVENT}.{c}' for c in missing]} from the triggering event: the "
             "labels need column(s) of those names"
         )
+    names = [n for n, _ in order]
+    twice = sorted({n for n in names if names.count(n) > 1} | (set(names) & {*keys, ID_COLUMN}))
+    if twice:
+        raise TrainingSetError(f"column(s) {twice} would appear twice: rename a feature or a view")
     at = _millis(labels.column(time_column), time_column)
     ids = (
         pc.cast(labels.column(id_column), pa.string())
@@ -197,20 +204,19 @@ def assemble(
     }
     for key in keys:
         columns[key] = labels.column(key)
-    for name in order:
-        columns[name] = features[name] if name in features else labels.column(name)
+    for name, src in order:
+        columns[name] = labels.column(name) if src == EVENT else features[src][name]
     for name in labels.column_names:
         if name not in columns and name != time_column:
             columns[name] = labels.column(name)
     return pa.table(columns)
 
 
-def model_views(contract: ModelContract) -> tuple[list[FeatureView], list[str], list[str]]:
-    """A contract's views (those it takes inputs from), its column order and its event inputs."""
+def model_views(contract: ModelContract) -> tuple[list[FeatureView], list[Column]]:
+    """A contract's views (those it takes inputs from) and its columns in contract order."""
     used = {i.source_name for i in contract.inputs}
     views = [v for v in contract.views if v.name in used]
-    event_inputs = [i.name for i in contract.inputs if i.source_name == EVENT]
-    return views, contract.input_names, event_inputs
+    return views, [(i.name, i.source_name) for i in contract.inputs]
 
 
 def read_rows(directory: Path, view: FeatureView) -> pa.Table:
@@ -222,3 +228,155 @@ def read_rows(directory: Path, view: FeatureView) -> pa.Table:
             f"--output DIR` that holds {view.qualified_name}"
         )
     return pq.read_table(path)
+
+
+def views_by_name(names: Sequence[str]) -> list[FeatureView]:
+    """The feature views named ``<view>.v<N>``, from the repository's feature jobs.
+
+    Raises:
+        TrainingSetError: a name matches no view (the known ones are listed).
+    """
+    from common.features import catalog
+
+    known = {
+        v.qualified_name: v for job in catalog.job_names() for v in catalog.load_job(job).views
+    }
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise TrainingSetError(f"no views {unknown}; known: {', '.join(sorted(known))}")
+    return [known[n] for n in names]
+
+
+def _offline_rows(
+    config: StackConfig,
+    views: Sequence[FeatureView],
+    source: str,
+    *,
+    parallelism: int | None,
+    state_backend: str,
+    on_progress: Callable[[str], None],
+) -> dict[str, pa.Table]:
+    """Each view's rows over ``source``, computed by its feature job as ``offline`` does."""
+    from common.features import catalog
+    from common.features.offline import run_offline
+
+    by_job: dict[str, list[str]] = {}
+    for job_name in catalog.job_names():
+        names = {v.qualified_name for v in catalog.load_job(job_name).views}
+        chosen = [v.qualified_name for v in views if v.qualified_name in names]
+        if chosen:
+            by_job[job_name] = chosen
+    rows: dict[str, pa.Table] = {}
+    with tempfile.TemporaryDirectory(prefix="training-set-") as tmp:
+        for job_name, chosen in by_job.items():
+            on_progress(f"computing {', '.join(chosen)} over {source} (offline {job_name})")
+            summary = run_offline(
+                config,
+                catalog.load_job(job_name),
+                source,
+                Path(tmp) / job_name,
+                views=chosen,
+                parallelism=parallelism,
+                on_progress=on_progress,
+                state_backend=state_backend,
+            )
+            for name, path in summary.files.items():
+                rows[name] = pq.read_table(path)
+    return rows
+
+
+@dataclass
+class TrainingSetSummary:
+    """What ``build`` read and wrote."""
+
+    labels: int
+    columns: list[str]
+    stats: JoinStats
+    output: Path
+    seconds: float
+
+
+def build(
+    config: StackConfig,
+    labels_path: Path,
+    output: Path,
+    *,
+    model: ModelContract | None = None,
+    views: Sequence[FeatureView] = (),
+    source: str | None = None,
+    features_dir: Path | None = None,
+    time_column: str = "label_time",
+    id_column: str | None = None,
+    max_age: Mapping[str, timedelta | None] | None = None,
+    parallelism: int | None = None,
+    state_backend: str = "heap",
+    on_progress: Callable[[str], None] = lambda _: None,
+) -> TrainingSetSummary:
+    """Join the labels at ``labels_path`` with a model's (or the given views') features.
+
+    Features come from ``source`` (history: an Avro file or a topic, computed as ``offline``
+    does) or from ``features_dir`` (an earlier ``offline`` output). ``max_age`` maps a view's
+    qualified name (or ``*``) to its maximum age; a view missing from it gets
+    ``default_max_age``. ``id_column`` defaults to the model's trigger id column when the labels
+    have it.
+
+    Raises:
+        TrainingSetError: the request or the labels cannot be joined (says why).
+    """
+    started = time.monotonic()
+    if (source is None) == (features_dir is None):
+        raise TrainingSetError("give the history (--input) or an offline output (--features)")
+    if model is not None:
+        if views:
+            raise TrainingSetError("give --model or --view, not both")
+        chosen, order = model_views(model)
+    elif views:
+        chosen = list(views)
+        order = [(f.name, v.name) for v in chosen for f in v.output_features]
+    else:
+        raise TrainingSetError("give --model or at least one --view")
+    if not labels_path.is_file():
+        raise TrainingSetError(f"no labels file {labels_path}")
+    labels = pq.read_table(labels_path)
+    if model is not None and id_column is None and model.trigger.id_column in labels.column_names:
+        id_column = model.trigger.id_column
+    if features_dir is not None:
+        rows = {v.qualified_name: read_rows(features_dir, v) for v in chosen}
+    else:
+        assert source is not None
+        rows = _offline_rows(
+            config,
+            chosen,
+            source,
+            parallelism=parallelism,
+            state_backend=state_backend,
+            on_progress=on_progress,
+        )
+    ages = dict(max_age or {})
+    view_rows = []
+    for view in chosen:
+        name = view.qualified_name
+        age = ages[name] if name in ages else ages.get("*", default_max_age(view))
+        view_rows.append(ViewRows(view, rows[name], age))
+    on_progress(f"joining {labels.num_rows:,} labels as of {time_column} (DuckDB ASOF JOIN)")
+    features, stats = point_in_time_join(labels, view_rows, time_column=time_column)
+    keys = list(dict.fromkeys(v.entity.key for v in chosen))
+    table = assemble(
+        labels,
+        features,
+        time_column=time_column,
+        id_column=id_column,
+        keys=keys,
+        order=order,
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, output)
+    for view in chosen:
+        on_progress(stats.line(view.qualified_name))
+    return TrainingSetSummary(
+        labels=labels.num_rows,
+        columns=table.column_names,
+        stats=stats,
+        output=output,
+        seconds=time.monotonic() - started,
+    )

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from common import registry, serde
 from common.config import StackConfig
+from common.features import training_set
 from common.features.catalog import load_runnable
 from common.features.launch import RunOptions, submit, wait_finished
 from common.features.offline import flatten_request, run_offline
@@ -155,6 +157,46 @@ def test_one_request_per_payment_equal_to_the_views_and_to_offline(
         assert set(row) == set(want)
         for column, value in row.items():
             assert values_equal(value, want[column]), (column, row)
+
+    # training-set with the payments themselves as labels (label time = the payment's time,
+    # the payment's own keys and amount): the as-of join at each payment gives its request's
+    # inputs exactly, in contract order, the label columns after them.
+    labels = pa.Table.from_pylist(
+        [
+            {
+                "payment_id": e["payment_id"],
+                "card_id": e["card_id"],
+                "merchant_id": e["merchant_id"],
+                "label_time": e["event_time"],
+                "amount_usd_cents": e["amount_usd_cents"],
+                "is_fraud": e["amount_usd_cents"] % 7 == 0,
+            }
+            for e in events
+        ]
+    )
+    pq.write_table(labels, tmp_path / "labels.parquet")
+    built = training_set.build(
+        config,
+        tmp_path / "labels.parquet",
+        tmp_path / "training.parquet",
+        model=PAYMENT_FRAUD,
+        source=source,
+        parallelism=2,
+    )
+    assert built.stats.matched == {
+        "payment_card.v1": len(events),
+        "payment_merchant.v1": len(events),
+    }
+    training = pq.read_table(tmp_path / "training.parquet")
+    assert training.column_names == [
+        "event_id", "event_time", "card_id", "merchant_id", *PAYMENT_FRAUD.input_names,
+        "payment_id", "is_fraud",
+    ]  # fmt: skip
+    by_event = {row["event_id"]: row for row in rows}
+    for row in training.to_pylist():
+        want = by_event[row["event_id"]]
+        for name in PAYMENT_FRAUD.input_names:
+            assert values_equal(row[name], want[name]), (name, row, want)
 
     # The last hop: a model trained on those offline rows scores the streamed requests, once
     # each, exactly as it scores the training rows.
