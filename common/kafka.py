@@ -47,6 +47,23 @@ def end_offsets(config: StackConfig, topic: str) -> dict[int, int]:
         consumer.close()
 
 
+def committed_offsets(config: StackConfig, group: str, topic: str) -> dict[int, int]:
+    """The offsets ``group`` has committed on each partition of ``topic`` (-1: none yet)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": config.bootstrap_servers,
+            "group.id": group,
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+        wanted = [TopicPartition(topic, p) for p in metadata.partitions]
+        return {tp.partition: tp.offset for tp in consumer.committed(wanted, timeout=10)}
+    finally:
+        consumer.close()
+
+
 def read_topic(
     config: StackConfig,
     topic: str,

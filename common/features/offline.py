@@ -19,6 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +67,17 @@ class OfflineSummary:
     seconds: float = 0.0
 
 
-def load_file(config: StackConfig, source: Source, path: Path, topic: str) -> int:
-    """Produce the records of an Avro container file to ``topic``, Confluent-framed."""
+def load_file(
+    config: StackConfig,
+    source: Source,
+    path: Path,
+    topic: str,
+    until: datetime | None = None,
+    since: datetime | None = None,
+) -> int:
+    """Produce the records of an Avro container file to ``topic``, Confluent-framed (only those
+    with event time before ``until`` / at or after ``since``, when given); how many were
+    written."""
     ensure_topic(config, topic)
     reg = registry.ensure_registered(registry.client(config), topic, source.schema)
     encoder = serde.Encoder(reg.schema_id, serde.load_schema(source.schema))
@@ -76,6 +86,9 @@ def load_file(config: StackConfig, source: Source, path: Path, topic: str) -> in
     with path.open("rb") as handle:
         for record in fastavro.reader(handle):
             assert isinstance(record, dict)
+            at = record[source.event_time]
+            if (until is not None and not at < until) or (since is not None and at < since):
+                continue
             key = str(record.get(source.id_column, "")).encode()
             sink.send(key, encoder.encode(record))
             count += 1

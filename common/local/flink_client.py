@@ -134,6 +134,37 @@ def start_python(
     return PendingSubmission(command, cwd, _client_env(config))
 
 
+def run_jar(
+    config: StackConfig, jar: Path, main_class: str, args: Sequence[str], timeout_s: float = 300.0
+) -> str:
+    """``flink run -c main_class jar args``, attached: returns once the job has finished (its
+    output). For short batch jobs of the functions jar (``DropOperatorState``).
+
+    Raises:
+        FlinkJobError: it failed or did not end within ``timeout_s``.
+    """
+    command = [
+        "bash",
+        str(parts.pyflink_home() / "bin" / "flink"),
+        "run",
+        "-m",
+        f"{config.host}:{config.flink_rest_port}",
+        "-c",
+        main_class,
+        str(jar),
+        *args,
+    ]
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, env=_client_env(config), timeout=timeout_s
+        )
+    except subprocess.TimeoutExpired:
+        raise FlinkJobError(f"{main_class} did not end within {timeout_s:.0f} s") from None
+    if result.returncode != 0:
+        raise FlinkJobError(_failure(result.stdout + result.stderr))
+    return result.stdout
+
+
 def _client_env(config: StackConfig) -> dict[str, str]:
     import os
 
