@@ -388,12 +388,21 @@ _MARKS = {"breaking": "BREAKING", "warmup": "WARM-UP", "safe": "ok", "note": "no
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The state lock of the running release (default: jobs/<JOB>/state.lock.json).",
 )
+@click.option(
+    "--savepoint",
+    "savepoint_path",
+    help="Compare with the state of this local savepoint or retained checkpoint (the lock of "
+    "the run it was taken of).",
+)
+@click.option("--running", is_flag=True, help="Compare with the job running on the local cluster.")
 @click.option("--allow-non-restored-state", is_flag=True, help="Accept dropping state.")
 @click.option("--allow-warmup", is_flag=True, help="Accept new features that warm up.")
 @click.option("--update", is_flag=True, help="Write the current state lock (commit it).")
 def check_upgrade(
     job_name: str,
     against: Path | None,
+    savepoint_path: str | None,
+    running: bool,
     allow_non_restored_state: bool,
     allow_warmup: bool,
     update: bool,
@@ -401,10 +410,24 @@ def check_upgrade(
     """Whether JOB as checked out restores from savepoints of the committed (running) one.
 
     Compiles the job's plan and compares its stateful operators (uids, keys, window-state
-    layouts) with jobs/<JOB>/state.lock.json; exit code 1 when a restore would fail or lose
+    layouts) with jobs/<JOB>/state.lock.json, or with what a given savepoint (--savepoint) or
+    the running job (--running) was started with; exit code 1 when a restore would fail or lose
     state, with the operator and the remedy. After a deliberate change: --update and commit.
     """
+    if sum(bool(x) for x in (against, savepoint_path, running)) > 1:
+        raise click.UsageError("give at most one of --against, --savepoint, --running")
     job = _job(job_name)
+    try:
+        if savepoint_path:
+            old: dict[str, Any] | None = local.state_lock_of_savepoint(savepoint_path)
+        elif running:
+            old = local.state_lock_of_running(load_stack_config(), job)
+        elif against:
+            old = json.loads(against.read_text(encoding="utf-8"))
+        else:
+            old = state_check.read_lock(job_name)
+    except local.LocalError as exc:
+        raise _fail(exc) from exc
     click.echo(f"compiling {job_name}'s plan")
     current = state_check.inventory(job)
     if update:
@@ -412,11 +435,6 @@ def check_upgrade(
         path.write_text(state_check.lock_text(current), encoding="utf-8")
         click.echo(f"wrote {path} ({len(current['operators'])} stateful operators)")
         return
-    old = (
-        json.loads(against.read_text(encoding="utf-8"))
-        if against
-        else state_check.read_lock(job_name)
-    )
     if old is None:
         raise click.ClickException(
             f"no {state_check.lock_path(job_name)}: run `featurestream check-upgrade {job_name} "

@@ -177,10 +177,12 @@ def _await_operation(
 
 
 def write_metadata(
-    location: str, job: Job, job_id: str, kind: str, options: RunOptions | None
+    location: str, job: Job, job_id: str, kind: str, record: runs.RunRecord | None
 ) -> Path:
-    """Write ``_featurestream.json`` into the savepoint at ``location``."""
+    """Write ``_featurestream.json`` into the savepoint at ``location``: what was taken, of
+    which run, with that run's options and state lock (``check-upgrade --savepoint``)."""
     path = check_restorable(location) / METADATA_FILE
+    options = record.run_options() if record else None
     metadata = {
         "job": job.name,
         "pipeline_name": job.dashed,
@@ -189,9 +191,45 @@ def write_metadata(
         "taken_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "code": provenance.code_version(job).as_dict(),
         "run_options": asdict(options) if options else None,
+        "state_lock": record.state_lock if record else None,
     }
     path.write_text(json.dumps(metadata, indent=2, sort_keys=True), encoding="utf-8")
     return path
+
+
+def state_lock_of_savepoint(location: str) -> dict[str, Any]:
+    """The state lock of the run a savepoint (or retained checkpoint) was taken of.
+
+    Raises:
+        LocalError: no such savepoint, or it predates recorded state locks (compare against a
+            lock file with ``check-upgrade --against`` instead).
+    """
+    state_dir = check_restorable(location)
+    lock = _metadata_of(state_dir).get("state_lock")
+    if not lock:
+        raise LocalError(
+            f"{state_dir} records no state lock (taken outside featurestream, or before it "
+            "recorded one); compare against a lock file with --against"
+        )
+    return dict(lock)
+
+
+def state_lock_of_running(
+    config: StackConfig, job: Job, job_id: str | None = None
+) -> dict[str, Any]:
+    """The state lock the running job was submitted with.
+
+    Raises:
+        LocalError: no such job running, or it was not started by featurestream.
+    """
+    running = find_running(config, job, job_id)
+    record = runs.load(config, running.job_id)
+    if record is None or not record.state_lock:
+        raise LocalError(
+            f"job {running.job_id} was not started by featurestream (no run record with a state "
+            "lock); compare against a lock file with --against"
+        )
+    return dict(record.state_lock)
 
 
 def _options_of(config: StackConfig, job_id: str) -> RunOptions | None:
@@ -213,7 +251,7 @@ def take_savepoint(
         {"target-directory": target.as_uri(), "cancel-job": False, "formatType": "CANONICAL"},
     )["request-id"]
     location = _await_operation(config, running.job_id, trigger, "savepoint", timeout_s)
-    write_metadata(location, job, running.job_id, "savepoint", _options_of(config, running.job_id))
+    write_metadata(location, job, running.job_id, "savepoint", runs.load(config, running.job_id))
     return location, running.job_id
 
 
@@ -238,7 +276,7 @@ def stop_with_savepoint(
         flink_client.wait_for_state(config, job_id, "FINISHED", timeout_s=timeout_s)
     except flink_client.FlinkJobError as exc:
         raise LocalError(str(exc)) from exc
-    write_metadata(location, job, job_id, "stop-with-savepoint", _options_of(config, job_id))
+    write_metadata(location, job, job_id, "stop-with-savepoint", runs.load(config, job_id))
     return location
 
 

@@ -32,6 +32,8 @@ class RunRecord:
         options: The ``RunOptions`` as a dict.
         code: The ``CodeVersion`` at submission, as a dict.
         submitted_at: ISO-8601 UTC.
+        state_lock: ``jobs/<job>/state.lock.json`` as it was at submission (None when the job
+            has none): what ``check-upgrade --running`` / ``--savepoint`` compare against.
     """
 
     job: str
@@ -39,6 +41,7 @@ class RunRecord:
     options: dict[str, Any]
     code: dict[str, Any]
     submitted_at: str
+    state_lock: dict[str, Any] | None = None
 
     def run_options(self) -> RunOptions:
         """The recorded options."""
@@ -66,12 +69,15 @@ def record(
     config: StackConfig, job: FeatureJob | InferenceJob, job_id: str, options: RunOptions
 ) -> RunRecord:
     """Write the record of a submitted job."""
+    from common.deploy.state_check import read_lock  # the deploy layer sits above this one
+
     entry = RunRecord(
         job=job.name,
         job_id=job_id,
         options=asdict(options),
         code=provenance.code_version(job).as_dict(),
         submitted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        state_lock=read_lock(job.name),
     )
     path = runs_dir(config) / f"{job_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

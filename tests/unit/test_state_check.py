@@ -125,3 +125,44 @@ def test_unchanged_features_with_a_new_max_also_fold_exactly(payment_lock: dict[
     )
     findings = _findings(payment_lock, FeatureJob("payment_features", (card, PAYMENT_MERCHANT)))
     assert state_check.blocking(findings, False, False) == []
+
+
+def test_check_upgrade_against_a_savepoint_reads_the_lock_of_its_run(
+    payment_lock: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from common.config import load_stack_config
+    from common.deploy import local
+    from common.features import runs
+    from common.features.catalog import load_job
+    from common.features.launch import RunOptions
+
+    monkeypatch.setenv("FEATURESTREAM_DATA_DIR", str(tmp_path / "data"))
+    config = load_stack_config()
+    job = load_job("payment_features")
+    # A run submitted when the job still had a view it no longer has; a savepoint of it.
+    older = copy.deepcopy(payment_lock)
+    retired = copy.deepcopy(older["operators"][2])
+    retired.update(uid="payment_card_v0", name="payment_card.v0")
+    older["operators"].append(retired)
+    monkeypatch.setattr(state_check, "read_lock", lambda name: older)
+    record = runs.record(config, job, "j-old", RunOptions())
+    monkeypatch.undo()
+    monkeypatch.setenv("FEATURESTREAM_DATA_DIR", str(tmp_path / "data"))
+    savepoint = tmp_path / "savepoint-1"
+    savepoint.mkdir()
+    (savepoint / "_metadata").write_bytes(b"flink")
+    local.write_metadata(savepoint.as_uri(), job, "j-old", "savepoint", record)
+
+    runner = CliRunner()
+    refused = runner.invoke(
+        main, ["check-upgrade", "payment_features", "--savepoint", str(savepoint)]
+    )
+    assert refused.exit_code == 1, refused.output
+    assert "BREAKING  payment_card_v0 (window payment_card.v0): no operator" in refused.output
+    # A savepoint without a recorded lock says what to do instead.
+    (savepoint / local.METADATA_FILE).write_text(json.dumps({"job": "payment_features"}))
+    unknown = runner.invoke(
+        main, ["check-upgrade", "payment_features", "--savepoint", str(savepoint)]
+    )
+    assert unknown.exit_code == 1 and "records no state lock" in unknown.output
+    assert "--against" in unknown.output
