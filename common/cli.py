@@ -569,6 +569,47 @@ def backfill_command(
         )
 
 
+@main.group("new")
+def new_group() -> None:
+    """Scaffold a feature job or a view that passes lint and its own test unchanged."""
+
+
+@new_group.command("job")
+@click.argument("name")
+@click.option("--source", "source_topic", required=True, help="Source topic, e.g. payments.")
+@click.option("--entity", required=True, help="Entity key column of the source, e.g. card_id.")
+@click.option("--view", help="Name of its first view (default: the job's name).")
+def new_job_command(name: str, source_topic: str, entity: str, view: str | None) -> None:
+    """Write jobs/NAME/ (features.py with one example view, job.py, values.yaml, README.md),
+    tests/integration/test_job_NAME.py, and its schema, state lock and chart goldens."""
+    from common import scaffold
+
+    try:
+        scaffold.new_job(name, source_topic, entity, view=view, on_progress=click.echo)
+    except scaffold.ScaffoldError as exc:
+        raise click.ClickException(f"new job {name}: {exc}") from exc
+    click.echo(
+        f"next: edit jobs/{name}/features.py; after each change `featurestream schemas generate`, "
+        f"`featurestream check-upgrade {name} --update` and `make golden`; test with "
+        f"`.venv/bin/pytest tests/integration/test_job_{name}.py`"
+    )
+
+
+@new_group.command("view")
+@click.argument("name")
+@click.option("--job", "job_name", required=True, help="The feature job to add it to.")
+@click.option("--entity", required=True, help="Entity key column of the job's source.")
+def new_view_command(name: str, job_name: str, entity: str) -> None:
+    """Add view NAME (one example feature) to jobs/JOB/features.py; regenerate its schema,
+    the job's state lock and the chart goldens."""
+    from common import scaffold
+
+    try:
+        scaffold.new_view(name, job_name, entity, on_progress=click.echo)
+    except scaffold.ScaffoldError as exc:
+        raise click.ClickException(f"new view {name}: {exc}") from exc
+
+
 # --- models --------------------------------------------------------------------------------------
 
 
