@@ -49,12 +49,12 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from common import kafka, registry, schemas, serde
 from common.config import StackConfig, load_stack_config
-from common.features import launch
 from common.features.sql import FeatureJob
 from common.generate import runner
 from common.generate.events import SCHEMA_NAMES, Kind
 from common.generate.sinks import ensure_topic
 from common.local import flink_client, stack
+from common.runtime import launch
 from jobs.payment_features.job import JOB as PAYMENT_FEATURES
 from jobs.trade_features.job import JOB as TRADE_FEATURES
 
@@ -276,7 +276,7 @@ def submit(
 ) -> str:
     """Submit the feature job (``engine="featurestream"``) or its baseline; the job id.
 
-    The feature job goes through ``common.features.launch`` like ``featurestream run``, with
+    The feature job goes through ``common.runtime.launch`` like ``featurestream run``, with
     ``online_store`` deciding whether its Redis sink is in.
     """
     group_id = f"bench{topic_suffix}"

@@ -30,12 +30,13 @@ from pathlib import Path
 from bench.feature_jobs import Percentiles, latency_rows, stream_at_rate
 from common import registry
 from common.config import StackConfig, load_stack_config
-from common.features import launch, output_schema
+from common.features import output_schema
 from common.generate.events import Kind
 from common.generate.sinks import ensure_topic
 from common.local import stack
 from common.models.contract import ModelContract
 from common.models.request_job import CHECKPOINT_INTERVAL, WATERMARK_INTERVAL
+from common.runtime import launch
 from jobs.inference_requests.job import JOB
 from jobs.inference_requests.models import MODELS
 

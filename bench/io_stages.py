@@ -38,7 +38,7 @@ if __package__ in (None, ""):
 
 from common import topics
 from common.config import load_stack_config
-from common.features import SecondsSincePrev, catalog
+from common.features import SecondsSincePrev
 from common.features import job as feature_job
 from common.features.output_schema import output_schema_text
 from common.features.sql import (
@@ -54,6 +54,7 @@ from common.features.sql import (
     source_ddl,
     startup_options,
 )
+from common.runtime import catalog
 
 STAGES = ("raw", "decode", "encode", "exactly-once", "keyed")
 LEGACY_SINK = "legacy-sink"

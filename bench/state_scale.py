@@ -43,10 +43,10 @@ from typing import Any
 import httpx
 
 from common.config import StackConfig, load_stack_config
-from common.features import launch
 from common.generate import runner
 from common.generate.events import Kind, Population
 from common.local import flink_client, stack
+from common.runtime import launch
 from jobs.payment_features.job import JOB as PAYMENT_FEATURES
 from jobs.trade_features.job import JOB as TRADE_FEATURES
 

@@ -16,11 +16,9 @@ import click
 from common import registry, schemas
 from common.config import StackConfig, load_stack_config
 from common.deploy.cli import COMMANDS as DEPLOY_COMMANDS
-from common.features import catalog, launch, output_schema
+from common.features import output_schema
 from common.features.definitions import DefinitionError, FeatureView, parse_window
 from common.features.job import STATE_BACKENDS
-from common.features.launch import RunOptions
-from common.features.offline import run_offline
 from common.features.sql import FeatureJob
 from common.generate.cli import generate
 from common.local import artifacts, flink_client, parts, stack
@@ -29,6 +27,9 @@ from common.models import ContractError, request_schema
 from common.models import catalog as model_catalog
 from common.models.contract import ModelContract
 from common.models.server import DEFAULT_HOST, DEFAULT_PORT, make_server
+from common.runtime import catalog, launch
+from common.runtime.launch import RunOptions
+from common.runtime.offline import run_offline
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -442,7 +443,7 @@ def training_set_command(
     event_time, keys, the model's inputs in contract order (or the views' features), then the
     other label columns; `featurestream train` takes it as is.
     """
-    from common.features import training_set
+    from common.runtime import training_set
 
     config = _config()
     try:
@@ -533,7 +534,7 @@ def backfill_command(
     source's offsets from a copy of the savepoint and restarts from it on the live topic: windows
     warm from the first live event, each event counted once if history ends where live starts.
     """
-    from common.features.backfill import BackfillError, run_backfill
+    from common.runtime.backfill import BackfillError, run_backfill
 
     config = _config()
     if (live_topic or group_id) and not then_live:

@@ -22,14 +22,15 @@ from common import registry, schemas, serde, topics
 from common.config import StackConfig, load_stack_config
 from common.demo_models import ResultTail, ensure_model, start_scoring
 from common.deploy.local import LocalError, wait_running
-from common.features import FeatureView, catalog, launch, output_schema
-from common.features.launch import RunOptions
+from common.features import FeatureView, output_schema
 from common.features.sql import FeatureJob
 from common.generate.events import Kind
 from common.generate.runner import generate_events, produce
 from common.kafka import end_offsets, read_topic
 from common.local import flink_client, progress, stack
 from common.online_store import OnlineStore
+from common.runtime import catalog, launch
+from common.runtime.launch import RunOptions
 
 # Four jobs share the 2 cores with the stack and the generators: at 1,000 or 500 events/s of
 # each kind the scoring job fell behind (scores 37 s / 20 s after the event); at 250/s it

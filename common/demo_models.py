@@ -21,9 +21,6 @@ from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
 from common import registry, serde
 from common.config import StackConfig
-from common.features import catalog
-from common.features.launch import RunOptions
-from common.features.offline import run_offline
 from common.generate.runner import produce
 from common.generate.sinks import ensure_topic
 from common.local import progress
@@ -31,6 +28,9 @@ from common.models import catalog as models
 from common.models.artifact import ArtifactError, load_artifact
 from common.models.contract import ModelContract
 from common.models.training import summary_line, train_files
+from common.runtime import catalog
+from common.runtime.launch import RunOptions
+from common.runtime.offline import run_offline
 from jobs.model_scoring import launch as scoring
 from jobs.model_scoring.scoring import pipeline_name
 

@@ -203,8 +203,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from common.config import StackConfig
-from common.features.catalog import load_job
-from common.features.offline import run_offline
+from common.runtime.catalog import load_job
+from common.runtime.offline import run_offline
 from common.generate.runner import produce
 from tests.integration.feature_checks import assert_match_reference
 
@@ -229,7 +229,8 @@ def test_{job}_equals_the_reference(stack_config: StackConfig, tmp_path: Path) -
 def _generated(job_names: list[str], on_progress: Callable[[str], None]) -> None:
     """The files every job has beside its folder: schemas, state locks, chart goldens."""
     from common.deploy import render, state_check
-    from common.features import catalog, output_schema
+    from common.features import output_schema
+    from common.runtime import catalog
 
     views = [v for name in catalog.job_names() for v in catalog.load_job(name).views]
     for path in output_schema.write_schema_files(views):

@@ -19,10 +19,10 @@ import click
 from common.config import load_stack_config
 from common.deploy import k8s, local, render, state_check
 from common.deploy.render import SetValue
-from common.features import catalog
 from common.features.definitions import DefinitionError
-from common.features.launch import Job
 from common.local import tools
+from common.runtime import catalog
+from common.runtime.launch import Job
 
 F = TypeVar("F", bound=Callable[..., Any])
 TARGETS = ("local", "k8s")
@@ -391,10 +391,24 @@ _MARKS = {"breaking": "BREAKING", "warmup": "WARM-UP", "safe": "ok", "note": "no
 @click.option(
     "--savepoint",
     "savepoint_path",
-    help="Compare with the state of this local savepoint or retained checkpoint (the lock of "
-    "the run it was taken of).",
+    help="Compare with the state of this savepoint: a local savepoint or retained checkpoint "
+    "path, or with --target k8s a FlinkStateSnapshot name (the lock its job ran with).",
 )
-@click.option("--running", is_flag=True, help="Compare with the job running on the local cluster.")
+@click.option(
+    "--running",
+    is_flag=True,
+    help="Compare with the running job: on the local cluster, or with --target k8s the "
+    "deployed release.",
+)
+@_target_option
+@click.option(
+    "--namespace",
+    "-n",
+    default=render.DEFAULT_NAMESPACE,
+    show_default=True,
+    help="Namespace of the release (k8s).",
+)
+@click.option("--context", help="kubeconfig context (k8s; default: the current one).")
 @click.option("--allow-non-restored-state", is_flag=True, help="Accept dropping state.")
 @click.option("--allow-warmup", is_flag=True, help="Accept new features that warm up.")
 @click.option("--update", is_flag=True, help="Write the current state lock (commit it).")
@@ -403,6 +417,9 @@ def check_upgrade(
     against: Path | None,
     savepoint_path: str | None,
     running: bool,
+    target: str,
+    namespace: str,
+    context: str | None,
     allow_non_restored_state: bool,
     allow_warmup: bool,
     update: bool,
@@ -417,16 +434,23 @@ def check_upgrade(
     if sum(bool(x) for x in (against, savepoint_path, running)) > 1:
         raise click.UsageError("give at most one of --against, --savepoint, --running")
     job = _job(job_name)
+    kube = k8s.Target(namespace=namespace, context=context) if target == "k8s" else None
+    if kube is not None and not (savepoint_path or running):
+        raise click.UsageError("--target k8s compares with --running or --savepoint <snapshot>")
     try:
-        if savepoint_path:
-            old: dict[str, Any] | None = local.state_lock_of_savepoint(savepoint_path)
+        if kube is not None and savepoint_path:
+            old: dict[str, Any] | None = k8s.snapshot_state_lock(kube, savepoint_path)
+        elif kube is not None:
+            old = k8s.live_state_lock(kube, job_name)
+        elif savepoint_path:
+            old = local.state_lock_of_savepoint(savepoint_path)
         elif running:
             old = local.state_lock_of_running(load_stack_config(), job)
         elif against:
             old = json.loads(against.read_text(encoding="utf-8"))
         else:
             old = state_check.read_lock(job_name)
-    except local.LocalError as exc:
+    except (local.LocalError, *K8S_ERRORS) as exc:
         raise _fail(exc) from exc
     click.echo(f"compiling {job_name}'s plan")
     current = state_check.inventory(job)

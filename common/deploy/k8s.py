@@ -18,16 +18,18 @@ import json
 import shlex
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from common.deploy import checks, render
 from common.deploy.render import SetValue
 from common.deploy.values import CHART_DIR
-from common.features import catalog, provenance
+from common.runtime import catalog, provenance
 
 Echo = Callable[[str], None]
 SNAPSHOT_TEMPLATE = "templates/flinkstatesnapshot.yaml"
@@ -111,6 +113,52 @@ def live_deployment(target: Target, release: str) -> dict[str, Any] | None:
         raise K8sError(f"kubectl get flinkdeployment {release}: {result.stderr.strip()}")
     live: dict[str, Any] = json.loads(result.stdout)
     return live
+
+
+STATE_LOCK_ANNOTATION = "featurestream.dev/state-lock"
+
+
+def _lock_of(resource: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
+    annotations = ((resource or {}).get("metadata") or {}).get("annotations") or {}
+    text = annotations.get(STATE_LOCK_ANNOTATION)
+    if not text:
+        raise K8sError(
+            f"{what} has no {STATE_LOCK_ANNOTATION} annotation (deployed before featurestream "
+            "recorded it); compare against a lock file with --against"
+        )
+    lock: dict[str, Any] = json.loads(text)
+    return lock
+
+
+def live_state_lock(target: Target, job: str) -> dict[str, Any]:
+    """The state lock the deployed release runs with (its FlinkDeployment's annotation).
+
+    Raises:
+        K8sError: no cluster, no release, or a release without the annotation.
+    """
+    problem = cluster_problem(target)
+    if problem is not None:
+        raise K8sError(f"no cluster reachable: {problem}")
+    release = render.release_name(job)
+    live = live_deployment(target, release)
+    if live is None:
+        raise K8sError(f"no FlinkDeployment {release} in namespace {target.namespace}")
+    return _lock_of(live, f"FlinkDeployment/{release}")
+
+
+def snapshot_state_lock(target: Target, name: str) -> dict[str, Any]:
+    """The state lock recorded on the FlinkStateSnapshot ``name`` (the one its job ran with).
+
+    Raises:
+        K8sError: no cluster, no such snapshot, or one without the annotation.
+    """
+    problem = cluster_problem(target)
+    if problem is not None:
+        raise K8sError(f"no cluster reachable: {problem}")
+    result = _run(target.kubectl("get", "flinkstatesnapshot", name, "-o", "json"))
+    if result.returncode != 0:
+        raise K8sError(f"kubectl get flinkstatesnapshot {name}: {result.stderr.strip()}")
+    return _lock_of(json.loads(result.stdout), f"FlinkStateSnapshot/{name}")
 
 
 def live_manifest(target: Target, release: str) -> str | None:
@@ -326,9 +374,25 @@ def savepoint(
         "snapshot.annotations.featurestream\\.dev/code-version": version.code,
         "snapshot.annotations.featurestream\\.dev/views": " ".join(version.views),
     }
-    rendered = render.template(
-        job, env, sets, namespace=target.namespace, show_only=SNAPSHOT_TEMPLATE
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        # The snapshot records the lock of what runs (the checkout's when nothing is reachable).
+        lock: Path | None = None
+        if cluster_problem(target) is None:
+            live = live_deployment(target, render.release_name(job))
+            text = (((live or {}).get("metadata") or {}).get("annotations") or {}).get(
+                STATE_LOCK_ANNOTATION
+            )
+            if text:
+                lock = Path(tmp) / "state.lock.json"
+                lock.write_text(text, encoding="utf-8")
+        rendered = render.template(
+            job,
+            env,
+            sets,
+            namespace=target.namespace,
+            show_only=SNAPSHOT_TEMPLATE,
+            state_lock=lock,
+        )
     found = checks.problems(render.documents(rendered))
     if found:
         raise K8sError("the FlinkStateSnapshot would be refused:\n  " + "\n  ".join(found))

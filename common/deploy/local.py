@@ -7,7 +7,7 @@
 * ``upgrade``: stop with a savepoint, start the current code from it; the downtime measured.
 
 A job is found by its ``pipeline.name`` (``featurestream-<job-with-dashes>``) among the RUNNING
-jobs; it restarts with the ``RunOptions`` it was started with (``common.features.runs``).
+jobs; it restarts with the ``RunOptions`` it was started with (``common.runtime.runs``).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from urllib.parse import unquote, urlparse
 import httpx
 
 from common.config import StackConfig
-from common.features import launch, provenance, runs
-from common.features.launch import Job, RunOptions
 from common.local import flink_client, parts
+from common.runtime import launch, provenance, runs
+from common.runtime.launch import Job, RunOptions
 
 METADATA_FILE = "_featurestream.json"
 Progress = Callable[[str], None]

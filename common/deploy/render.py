@@ -28,6 +28,7 @@ import yaml
 from common.config import load_stack_config
 from common.deploy.values import CHART_DIR, schema_text
 from common.local import tools
+from common.runtime.locks import lock_path
 
 REPO_ROOT = CHART_DIR.parents[2]
 JOBS_DIR = REPO_ROOT / "jobs"
@@ -198,12 +199,21 @@ def set_args(sets: Mapping[str, SetValue]) -> list[str]:
     return args
 
 
-def values_args(job: str, env: str, sets: Mapping[str, SetValue] | None = None) -> list[str]:
+def values_args(
+    job: str,
+    env: str,
+    sets: Mapping[str, SetValue] | None = None,
+    state_lock: Path | None = None,
+) -> list[str]:
     """The ``-f``/``--set`` arguments of one job and environment, in layering order (with the
-    per-commit tag where the environment asks for one)."""
+    per-commit tag where the environment asks for one), and the job's state lock
+    (``jobs/<job>/state.lock.json`` unless ``state_lock`` names another file) as ``stateLock``."""
     args: list[str] = []
     for path in value_files(job, env):
         args += ["-f", str(path)]
+    lock = state_lock or lock_path(job)
+    if lock.is_file():
+        args += ["--set-file", f"stateLock={lock}"]
     return args + set_args(automatic_sets(job, env, sets or {}))
 
 
@@ -219,6 +229,7 @@ def template(
     *,
     namespace: str = DEFAULT_NAMESPACE,
     show_only: str | None = None,
+    state_lock: Path | None = None,
 ) -> str:
     """``helm template`` of the job's release in ``env``: the resources as YAML text.
 
@@ -234,7 +245,7 @@ def template(
         namespace,
         "--kube-version",
         KUBE_VERSION,
-        *values_args(job, env, sets),
+        *values_args(job, env, sets, state_lock),
     ]
     if show_only:
         command += ["--show-only", show_only]

@@ -29,16 +29,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from common.features.catalog import JOBS_DIR
 from common.features.job import MAX_PARALLELISM
-from common.features.launch import Job
 from common.features.sql import CompiledJob, JobSettings, compile_job
 from common.models.request_sql import InferenceJob, compile_requests
+from common.runtime.launch import Job
 
-LOCK_NAME = "state.lock.json"
+# Re-exported: callers read and write locks through this module.
+from common.runtime.locks import LOCK_NAME as LOCK_NAME
+from common.runtime.locks import lock_path as lock_path
+from common.runtime.locks import read_lock as read_lock
+
 LOCK_VERSION = 1
 # Placeholder endpoints: the plan's shape does not depend on them.
 _SETTINGS = JobSettings(
@@ -60,11 +62,6 @@ _STATE = {
 }
 STATELESS = "none"
 """The state of a sink that keeps none (the Redis writer flushes at every checkpoint)."""
-
-
-def lock_path(job_name: str) -> Path:
-    """``jobs/<job>/state.lock.json``."""
-    return JOBS_DIR / job_name / LOCK_NAME
 
 
 def _compiled(job: Job) -> CompiledJob:
@@ -183,15 +180,6 @@ def inventory(job: Job) -> dict[str, Any]:
         "max_parallelism": MAX_PARALLELISM,
         "operators": operators,
     }
-
-
-def read_lock(job_name: str) -> dict[str, Any] | None:
-    """The committed lock file of ``job_name``, or None."""
-    path = lock_path(job_name)
-    if not path.is_file():
-        return None
-    lock: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return lock
 
 
 def lock_text(state: dict[str, Any]) -> str:

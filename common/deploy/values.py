@@ -345,6 +345,11 @@ class ChartValues(_Values):
     )
     metrics: Metrics = Field(default_factory=Metrics)
     snapshot: Snapshot = Field(default_factory=Snapshot)
+    state_lock: str = Field(
+        default="",
+        description="jobs/<job>/state.lock.json, set by featurestream deploy (--set-file); "
+        "rendered as an annotation so check-upgrade --target k8s compares with what runs.",
+    )
     flink_configuration: dict[str, str] = Field(
         default_factory=dict,
         description="Extra Flink configuration; not a key the chart or the operator sets.",

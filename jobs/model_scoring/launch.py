@@ -1,6 +1,6 @@
 """Starting the scoring job on the local cluster: topics created, artefact checked, submitted.
 
-Used by ``featurestream score`` and the tests, like ``common.features.launch`` for feature jobs.
+Used by ``featurestream score`` and the tests, like ``common.runtime.launch`` for feature jobs.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from common.config import StackConfig
-from common.features.launch import RunOptions, submit_module
 from common.generate.sinks import ensure_topic
 from common.models.artifact import load_artifact
 from common.models.contract import ModelContract
+from common.runtime.launch import RunOptions, submit_module
 
 MODULE = "jobs.model_scoring.job"
 

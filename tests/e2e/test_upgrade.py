@@ -27,12 +27,12 @@ from confluent_kafka import Consumer, TopicPartition
 
 from common.config import StackConfig
 from common.deploy import local
-from common.features.catalog import load_job
-from common.features.launch import RunOptions, prepare_start, submit
 from common.generate.runner import produce
 from common.kafka import end_offsets, read_topic
 from common.local import flink_client
 from common.online_store import OnlineStore
+from common.runtime.catalog import load_job
+from common.runtime.launch import RunOptions, prepare_start, submit
 from tests.e2e.changed_payment_features import CHANGED_CARD
 from tests.e2e.changed_payment_features import JOB as CHANGED_JOB
 from tests.feature_reference import reference_rows

@@ -48,12 +48,12 @@ import pytest
 from common import registry, serde
 from common.config import StackConfig
 from common.features import output_schema
-from common.features.catalog import load_job, load_runnable
-from common.features.launch import RunOptions, submit
 from common.generate.runner import generate_events
 from common.kafka import read_topic
 from common.local import flink_client
 from common.online_store import OnlineStore
+from common.runtime.catalog import load_job, load_runnable
+from common.runtime.launch import RunOptions, submit
 from jobs.inference_requests.models import PAYMENT_FRAUD
 from jobs.model_scoring import launch as scoring
 from tests.faults.harness import (

@@ -15,9 +15,9 @@ import pytest
 from common import topics
 from common.config import StackConfig
 from common.deploy import local
-from common.features.backfill import run_backfill, wait_consumed
-from common.features.catalog import load_job
-from common.features.offline import load_file
+from common.runtime.backfill import run_backfill, wait_consumed
+from common.runtime.catalog import load_job
+from common.runtime.offline import load_file
 from common.serde import load_schema
 from tests.integration.feature_checks import assert_match_reference, by_id, read_values
 from tests.integration.history import history, span_days

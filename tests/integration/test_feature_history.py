@@ -21,10 +21,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from common.config import StackConfig
-from common.features.catalog import load_job
-from common.features.launch import RunOptions, submit
-from common.features.offline import run_offline
 from common.local import flink_client
+from common.runtime.catalog import load_job
+from common.runtime.launch import RunOptions, submit
+from common.runtime.offline import run_offline
 from common.serde import load_schema
 from tests.integration.feature_checks import (
     assert_match_reference,

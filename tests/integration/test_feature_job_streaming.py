@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from common.config import StackConfig
-from common.features.catalog import load_job
-from common.features.launch import RunOptions, submit
 from common.generate.runner import generate_events
 from common.local import flink_client
 from common.online_store import OnlineStore
+from common.runtime.catalog import load_job
+from common.runtime.launch import RunOptions, submit
 from tests.integration.feature_checks import (
     assert_match_reference,
     by_id,

@@ -17,11 +17,11 @@ import pytest
 
 from common.config import StackConfig
 from common.features import FeatureView
-from common.features.catalog import load_job
-from common.features.launch import RunOptions, submit, wait_finished
-from common.features.offline import run_offline
 from common.generate.malformed import MalformedKind
 from common.generate.runner import produce
+from common.runtime.catalog import load_job
+from common.runtime.launch import RunOptions, submit, wait_finished
+from common.runtime.offline import run_offline
 from tests.integration.feature_checks import (
     assert_match_reference,
     assert_same_rows,

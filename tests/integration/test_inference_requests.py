@@ -24,10 +24,6 @@ import pytest
 
 from common import registry, serde
 from common.config import StackConfig
-from common.features import training_set
-from common.features.catalog import load_runnable
-from common.features.launch import RunOptions, submit, wait_finished
-from common.features.offline import flatten_request, run_offline
 from common.generate.malformed import MalformedKind
 from common.generate.runner import produce
 from common.kafka import read_topic
@@ -36,6 +32,10 @@ from common.models.artifact import feature_frame, load_artifact
 from common.models.registered import check_registered
 from common.models.request_schema import request_id
 from common.models.training import train_files
+from common.runtime import training_set
+from common.runtime.catalog import load_runnable
+from common.runtime.launch import RunOptions, submit, wait_finished
+from common.runtime.offline import flatten_request, run_offline
 from jobs.inference_requests.models import PAYMENT_FRAUD
 from jobs.model_scoring import launch as scoring_launch
 from tests.feature_reference import reference_rows

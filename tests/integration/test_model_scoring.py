@@ -21,11 +21,11 @@ from sklearn.preprocessing import FunctionTransformer
 
 from common import registry, serde
 from common.config import StackConfig
-from common.features.launch import RunOptions, wait_finished
 from common.generate.sinks import KafkaSink, ensure_topic
 from common.local import flink_client
 from common.models.artifact import feature_frame, load_artifact, save_artifact
 from common.models.request_schema import request_id, schema_name, view_time_field
+from common.runtime.launch import RunOptions, wait_finished
 from jobs.inference_requests.models import PAYMENT_FRAUD
 from jobs.model_scoring import launch
 from tests.integration.feature_checks import read_values, subject_versions

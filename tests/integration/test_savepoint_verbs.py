@@ -15,10 +15,10 @@ from click.testing import CliRunner
 from common.cli import main
 from common.config import StackConfig
 from common.deploy import local
-from common.features.catalog import load_job
-from common.features.launch import RunOptions, submit
 from common.generate.runner import generate_events
 from common.local import flink_client
+from common.runtime.catalog import load_job
+from common.runtime.launch import RunOptions, submit
 from tests.integration.feature_checks import produce_events
 
 pytestmark = pytest.mark.integration

@@ -8,9 +8,9 @@ import pytest
 
 from common import credentials
 from common.credentials import CredentialsError, from_env
-from common.features.catalog import load_job
 from common.features.job import main
 from common.features.sql import JobSettings, compile_job
+from common.runtime.catalog import load_job
 
 # Test-only placeholders, not real credentials.
 PASSWORD = "pw-'quoted\"-x"

@@ -274,3 +274,52 @@ def test_usage_errors(args: list[str], complaint: str) -> None:
 def test_a_job_without_a_values_file_cannot_be_deployed() -> None:
     result = CliRunner().invoke(main, ["deploy", "no_such_job", "--env", "dev", "--dry-run"])
     assert result.exit_code == 1 and "jobs/no_such_job/values.yaml" in result.output
+
+
+def test_check_upgrade_compares_with_the_deployed_release_and_its_snapshots(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+    import subprocess
+
+    text = render.template("payment_features", "dev")
+    deployment = copy.deepcopy(render.find(render.documents(text), "FlinkDeployment"))
+    annotation = deployment["metadata"]["annotations"][k8s.STATE_LOCK_ANNOTATION]
+    lock = json.loads(annotation)
+    assert lock["job"] == "payment_features"  # deploy annotates what it deploys
+    monkeypatch.setattr(k8s, "cluster_problem", lambda target: None)
+    monkeypatch.setattr(k8s, "live_deployment", lambda target, release: deployment)
+    same = _run("check-upgrade", "payment_features", "--target", "k8s", "--running")
+    assert same.exit_code == 0 and "(no stateful change)" in same.output, same.output
+
+    # A release deployed when the job had another view: the checkout would drop its state.
+    older = copy.deepcopy(lock)
+    retired = copy.deepcopy(older["operators"][2])
+    retired.update(uid="payment_card_v0", name="payment_card.v0")
+    older["operators"].append(retired)
+    deployment["metadata"]["annotations"][k8s.STATE_LOCK_ANNOTATION] = json.dumps(older)
+    runner = CliRunner()
+    refused = runner.invoke(
+        main, ["check-upgrade", "payment_features", "--target", "k8s", "--running"]
+    )
+    assert refused.exit_code == 1 and "BREAKING  payment_card_v0" in refused.output
+
+    # A snapshot taken now records that running lock, and check-upgrade reads it back.
+    out = _run(
+        "savepoint", "payment_features", "--target", "k8s", "--env", "dev", "--dry-run"
+    ).output
+    (snapshot,) = render.documents(out[out.index("---\n# Source:") :])
+    recorded = snapshot["metadata"]["annotations"][k8s.STATE_LOCK_ANNOTATION]
+    assert json.loads(recorded) == older
+    monkeypatch.setattr(
+        k8s,
+        "_run",
+        lambda command: subprocess.CompletedProcess(command, 0, json.dumps(snapshot), ""),
+    )
+    from_snapshot = runner.invoke(
+        main,
+        ["check-upgrade", "payment_features", "--target", "k8s", "--savepoint", "sp-1"],
+    )
+    assert from_snapshot.exit_code == 1 and "BREAKING  payment_card_v0" in from_snapshot.output
+    unused = runner.invoke(main, ["check-upgrade", "payment_features", "--target", "k8s"])
+    assert unused.exit_code == 2 and "--running or --savepoint" in unused.output

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from common.features import Count, DefinitionError, Entity, FeatureView, Last, Max, Source, Sum
-from common.features.catalog import job_names, load_job
 from common.features.columns import feature_kind, typed_input
 from common.features.output_schema import output_schema, stale_schema_files
 from common.features.sql import FeatureJob, JobSettings, _interval, compile_job, output_columns
+from common.runtime.catalog import job_names, load_job
 
 GOLDEN = Path(__file__).parent / "golden"
 SETTINGS = JobSettings(

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from bench.io_stages import compile_stage
-from common.features import catalog
 from common.features.sql import JobSettings, compile_job
+from common.runtime import catalog
 
 SETTINGS = JobSettings(
     bootstrap_servers="127.0.0.1:9092", registry_url="http://127.0.0.1:8081", source_topic="t"

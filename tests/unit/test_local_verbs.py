@@ -16,10 +16,10 @@ import pytest
 
 from common.config import StackConfig, load_stack_config
 from common.deploy import local
-from common.features import runs
-from common.features.catalog import load_job
-from common.features.launch import RunOptions
 from common.local import parts
+from common.runtime import runs
+from common.runtime.catalog import load_job
+from common.runtime.launch import RunOptions
 
 JOB = load_job("payment_features")
 

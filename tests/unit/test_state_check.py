@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from common.cli import main
 from common.deploy import state_check
 from common.features import Count, DistinctCount, Max
-from common.features.catalog import load_runnable, runnable_job_names
 from common.features.sql import FeatureJob
+from common.runtime.catalog import load_runnable, runnable_job_names
 from jobs.payment_features.features import PAYMENT_CARD, PAYMENT_MERCHANT
 from tests.e2e.changed_payment_features import JOB as CHANGED_JOB
 
@@ -132,9 +132,9 @@ def test_check_upgrade_against_a_savepoint_reads_the_lock_of_its_run(
 ) -> None:
     from common.config import load_stack_config
     from common.deploy import local
-    from common.features import runs
-    from common.features.catalog import load_job
-    from common.features.launch import RunOptions
+    from common.runtime import runs
+    from common.runtime.catalog import load_job
+    from common.runtime.launch import RunOptions
 
     monkeypatch.setenv("FEATURESTREAM_DATA_DIR", str(tmp_path / "data"))
     config = load_stack_config()
@@ -144,7 +144,9 @@ def test_check_upgrade_against_a_savepoint_reads_the_lock_of_its_run(
     retired = copy.deepcopy(older["operators"][2])
     retired.update(uid="payment_card_v0", name="payment_card.v0")
     older["operators"].append(retired)
-    monkeypatch.setattr(state_check, "read_lock", lambda name: older)
+    from common.runtime import locks
+
+    monkeypatch.setattr(locks, "read_lock", lambda name: older)
     record = runs.record(config, job, "j-old", RunOptions())
     monkeypatch.undo()
     monkeypatch.setenv("FEATURESTREAM_DATA_DIR", str(tmp_path / "data"))

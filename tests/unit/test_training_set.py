@@ -11,8 +11,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from common.features import training_set as ts
 from common.features.definitions import FeatureView
+from common.runtime import training_set as ts
 from jobs.inference_requests.models import PAYMENT_FRAUD
 from jobs.payment_features.features import PAYMENT_CARD, PAYMENT_MERCHANT
 

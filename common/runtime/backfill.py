@@ -26,12 +26,12 @@ from pathlib import Path
 
 from common.config import StackConfig
 from common.deploy import local
-from common.features.launch import RunOptions, output_topics, submit, wait_finished
-from common.features.offline import _delete_topics, load_file
 from common.features.sql import FeatureJob
 from common.generate.sinks import topic_exists
 from common.kafka import committed_offsets, end_offsets
 from common.local import flink_client, jvm_functions
+from common.runtime.launch import RunOptions, output_topics, submit, wait_finished
+from common.runtime.offline import _delete_topics, load_file
 
 SOURCE_UID = "1_source"
 """The uid of every feature job's Kafka source (its state: split offsets; see the lock files)."""

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from common.config import StackConfig
-from common.features import provenance
 from common.features.sql import FeatureJob
+from common.runtime import locks, provenance
 
 if TYPE_CHECKING:
-    from common.features.launch import RunOptions
     from common.models.request_sql import InferenceJob
+    from common.runtime.launch import RunOptions
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class RunRecord:
 
 def options_from_dict(data: dict[str, Any]) -> RunOptions:
     """``RunOptions`` from their JSON form (unknown keys from older records ignored)."""
-    from common.features.launch import RunOptions
+    from common.runtime.launch import RunOptions
 
     known = {f.name for f in fields(RunOptions)}
     # JSON has no tuples: the tuple fields (models, extra_args) come back as lists.
@@ -69,15 +69,13 @@ def record(
     config: StackConfig, job: FeatureJob | InferenceJob, job_id: str, options: RunOptions
 ) -> RunRecord:
     """Write the record of a submitted job."""
-    from common.deploy.state_check import read_lock  # the deploy layer sits above this one
-
     entry = RunRecord(
         job=job.name,
         job_id=job_id,
         options=asdict(options),
         code=provenance.code_version(job).as_dict(),
         submitted_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        state_lock=read_lock(job.name),
+        state_lock=locks.read_lock(job.name),
     )
     path = runs_dir(config) / f"{job_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

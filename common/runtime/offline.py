@@ -31,12 +31,12 @@ from confluent_kafka.admin import AdminClient
 from common import registry, serde
 from common.config import StackConfig
 from common.features.definitions import Source
-from common.features.launch import Job, RunOptions, output_topics, submit, wait_finished
 from common.features.sql import FeatureJob, output_columns
 from common.generate.sinks import KafkaSink, ensure_topic, topic_exists
 from common.kafka import end_offsets, read_topic
 from common.models.contract import ModelContract
 from common.models.request_sql import InferenceJob
+from common.runtime.launch import Job, RunOptions, output_topics, submit, wait_finished
 
 _ARROW_OF_AVRO = {
     "long": pa.int64(),

@@ -236,7 +236,7 @@ def views_by_name(names: Sequence[str]) -> list[FeatureView]:
     Raises:
         TrainingSetError: a name matches no view (the known ones are listed).
     """
-    from common.features import catalog
+    from common.runtime import catalog
 
     known = {
         v.qualified_name: v for job in catalog.job_names() for v in catalog.load_job(job).views
@@ -257,8 +257,8 @@ def _offline_rows(
     on_progress: Callable[[str], None],
 ) -> dict[str, pa.Table]:
     """Each view's rows over ``source``, computed by its feature job as ``offline`` does."""
-    from common.features import catalog
-    from common.features.offline import run_offline
+    from common.runtime import catalog
+    from common.runtime.offline import run_offline
 
     by_job: dict[str, list[str]] = {}
     for job_name in catalog.job_names():

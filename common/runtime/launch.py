@@ -16,12 +16,13 @@ from pathlib import Path
 
 from common import registry, topics
 from common.config import StackConfig
-from common.features import handoff, runs
+from common.features import handoff
 from common.features.output_schema import output_schema_text
 from common.features.sql import FeatureJob
 from common.generate.sinks import ensure_topic
 from common.local import flink_client
 from common.models.request_sql import InferenceJob
+from common.runtime import runs
 from common.schemas import DEAD_LETTER_SCHEMA, schema_text
 
 Job = FeatureJob | InferenceJob

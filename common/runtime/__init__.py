@@ -1,0 +1,7 @@
+"""Running jobs: the layer above feature views and model contracts, serving both.
+
+``catalog`` finds the jobs of ``jobs/``; ``launch`` submits them to the local cluster (``runs``
+records how, ``provenance`` with which code); ``offline``, ``backfill`` and ``training_set`` run
+them over history. Imports go one way: runtime -> models -> features (``common.deploy`` and the
+CLI sit above runtime).
+"""
