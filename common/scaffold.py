@@ -187,36 +187,41 @@ removing features restores from savepoints (`featurestream check-upgrade {job}` 
 
 
 def _test_py(job: str, ref: SourceRef) -> str:
-    produce = (
-        f'    produce("{ref.source.topic}", stack_config, count=3_000, seed=3, to_file=path, '
-        "disorder_ms=1_000)"
-    )
     return f'''"""{job}: the job over generated events equals the reference, every view and row
-(scaffolded by `featurestream new job`; keep it as the view grows)."""
+(scaffolded by `featurestream new job`; keep it as the views grow)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final
 
 import fastavro
 import pyarrow.parquet as pq
 import pytest
 
 from common.config import StackConfig
+from common.generate.runner import generate_events
 from common.runtime.catalog import load_job
 from common.runtime.offline import run_offline
-from common.generate.runner import produce
+from common.serde import load_schema
 from tests.integration.feature_checks import assert_match_reference
 
 pytestmark = pytest.mark.integration
 
+SOURCE: Final = "{ref.source.topic}"
+START = datetime(2026, 1, 5, tzinfo=UTC)
+
 
 def test_{job}_equals_the_reference(stack_config: StackConfig, tmp_path: Path) -> None:
     job = load_job("{job}")
+    # 3,000 events about 10 s apart: over 8 hours, longer than the example's 1 h window.
+    generated = generate_events(SOURCE, 3_000, seed=3, start=START, rate=0.1, disorder_ms=1_000)
+    events = [e.record for e in generated]
     path = tmp_path / "events.avro"
-{produce}
-    with path.open("rb") as handle:
-        events = list(fastavro.reader(handle))
+    with path.open("wb") as handle:
+        schema = fastavro.parse_schema(load_schema("{ref.source.schema}"))
+        fastavro.writer(handle, schema, events)
     summary = run_offline(stack_config, job, str(path), tmp_path / "rows")
     assert not summary.dead_letters, summary.dead_letters
     for view in job.views:
