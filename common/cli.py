@@ -534,7 +534,7 @@ def backfill_command(
     source's offsets from a copy of the savepoint and restarts from it on the live topic: windows
     warm from the first live event, each event counted once if history ends where live starts.
     """
-    from common.runtime.backfill import BackfillError, run_backfill
+    from common.deploy.backfill import BackfillError, run_backfill
 
     config = _config()
     if (live_topic or group_id) and not then_live:

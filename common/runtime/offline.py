@@ -178,6 +178,36 @@ def output_paths(output: Path, views: list[str]) -> dict[str, Path]:
     return {v: output / f"{v}.parquet" for v in views}
 
 
+def input_topic(
+    config: StackConfig,
+    source: Source,
+    given: str,
+    load_into: str,
+    on_progress: Callable[[str], None] = lambda _: None,
+    until: datetime | None = None,
+) -> tuple[str, int, bool]:
+    """The topic to read ``given`` (an Avro file, loaded into topic ``load_into``, or an existing
+    topic) from: (topic, records, whether it was created here). ``until``: file input only,
+    events before it.
+
+    Raises:
+        ValueError: no such file or topic, or ``until`` with a topic.
+    """
+    path = Path(given)
+    if path.is_file():
+        on_progress(
+            f"loading {path} into topic {load_into}" + (f" (before {until})" if until else "")
+        )
+        return load_into, load_file(config, source, path, load_into, until), True
+    if "/" in given or path.suffix == ".avro":
+        raise ValueError(f"no such file: {given}")
+    if until is not None:
+        raise ValueError("--until needs a file input (a topic is read whole)")
+    if not topic_exists(config, given):
+        raise ValueError(f"no topic {given!r}: --input takes an Avro file or an existing topic")
+    return given, sum(end_offsets(config, given).values()), False
+
+
 def run_offline(
     config: StackConfig,
     job: Job,
@@ -215,19 +245,11 @@ def run_offline(
     run_id = uuid.uuid4().hex[:8]
     summary = OfflineSummary()
     temporary: list[str] = []
-    path = Path(source)
-    if path.is_file():
-        topic = f"offline.{job.name}.{run_id}"
-        on_progress(f"loading {path} into topic {topic}")
-        summary.input_records = load_file(config, trigger, path, topic)
+    topic, summary.input_records, created = input_topic(
+        config, trigger, source, f"offline.{job.name}.{run_id}", on_progress
+    )
+    if created:
         temporary.append(topic)
-    elif "/" in source or path.suffix == ".avro":
-        raise ValueError(f"no such file: {source}")
-    else:
-        topic = source
-        if not topic_exists(config, topic):
-            raise ValueError(f"no topic {topic!r}: --input takes an Avro file or an existing topic")
-        summary.input_records = sum(end_offsets(config, topic).values())
     suffix = f".offline-{run_id}"
     options = RunOptions(
         parallelism=parallelism,
@@ -265,11 +287,11 @@ def run_offline(
             on_progress(f"wrote {len(rows):,} rows of {name} to {paths[name]}")
     finally:
         if not keep_topics:
-            _delete_topics(config, temporary)
+            delete_topics(config, temporary)
     return summary
 
 
-def _delete_topics(config: StackConfig, names: list[str]) -> None:
+def delete_topics(config: StackConfig, names: list[str]) -> None:
     admin = AdminClient({"bootstrap.servers": config.bootstrap_servers, "log_level": 4})
     for future in admin.delete_topics(names, operation_timeout=30).values():
         # Cleanup is best effort: the run's result stands either way.

@@ -15,7 +15,7 @@ import pytest
 from common import topics
 from common.config import StackConfig
 from common.deploy import local
-from common.runtime.backfill import run_backfill, wait_consumed
+from common.deploy.backfill import run_backfill, wait_consumed
 from common.runtime.catalog import load_job
 from common.runtime.offline import load_file
 from common.serde import load_schema

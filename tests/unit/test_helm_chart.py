@@ -309,17 +309,7 @@ def test_every_key_of_values_yaml_has_a_comment_above_it() -> None:
 
 @pytest.mark.parametrize(("job", "env"), CASES)
 def test_the_layered_values_satisfy_the_model(job: str, env: str) -> None:
-    layered: dict[str, Any] = {}
-
-    def merge(into: dict[str, Any], layer: dict[str, Any]) -> None:
-        for key, value in layer.items():
-            if isinstance(value, dict) and isinstance(into.get(key), dict):
-                merge(into[key], value)
-            else:
-                into[key] = value
-
-    for path in [values.CHART_DIR / "values.yaml", *render.value_files(job, env)]:
-        merge(layered, yaml.safe_load(path.read_text()))
+    layered = render.layered_values(job, env)  # the files merged as Helm merges them
     for key, value in render.golden_sets(env).items():
         part, name = key.split(".")
         layered[part][name] = value

@@ -146,10 +146,9 @@ def test_check_upgrade_against_a_savepoint_reads_the_lock_of_its_run(
     older["operators"].append(retired)
     from common.runtime import locks
 
-    monkeypatch.setattr(locks, "read_lock", lambda name: older)
-    record = runs.record(config, job, "j-old", RunOptions())
-    monkeypatch.undo()
-    monkeypatch.setenv("FEATURESTREAM_DATA_DIR", str(tmp_path / "data"))
+    with monkeypatch.context() as patched:
+        patched.setattr(locks, "read_lock", lambda name: older)
+        record = runs.record(config, job, "j-old", RunOptions())
     savepoint = tmp_path / "savepoint-1"
     savepoint.mkdir()
     (savepoint / "_metadata").write_bytes(b"flink")

@@ -20,18 +20,16 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from common.config import StackConfig
 from common.deploy import local
 from common.features.sql import FeatureJob
-from common.generate.sinks import topic_exists
 from common.kafka import committed_offsets, end_offsets
 from common.local import flink_client, jvm_functions
 from common.runtime.launch import RunOptions, output_topics, submit, wait_finished
-from common.runtime.offline import _delete_topics, load_file
+from common.runtime.offline import delete_topics, input_topic
 
 SOURCE_UID = "1_source"
 """The uid of every feature job's Kafka source (its state: split offsets; see the lock files)."""
@@ -53,30 +51,6 @@ class BackfillSummary:
     live_savepoint: str | None = None
     live_job_id: str | None = None
     handover_s: float | None = None
-    kept_topics: list[str] = field(default_factory=list)
-
-
-def history_topic(
-    config: StackConfig,
-    job: FeatureJob,
-    source: str,
-    run_id: str,
-    until: datetime | None,
-    on_progress: Callable[[str], None],
-) -> tuple[str, int, bool]:
-    """The topic to read history from: (topic, records, whether this run created it)."""
-    path = Path(source)
-    if path.is_file():
-        topic = f"backfill.{job.name}.{run_id}"
-        on_progress(f"loading {path} into topic {topic}" + (f" (before {until})" if until else ""))
-        return topic, load_file(config, job.source, path, topic, until), True
-    if "/" in source or path.suffix == ".avro":
-        raise BackfillError(f"no such file: {source}")
-    if until is not None:
-        raise BackfillError("--until needs a file input (a topic is read whole)")
-    if not topic_exists(config, source):
-        raise BackfillError(f"no topic {source!r}: --input takes an Avro file or an existing topic")
-    return source, sum(end_offsets(config, source).values()), False
 
 
 def wait_consumed(
@@ -137,7 +111,12 @@ def run_backfill(
     """
     started = time.monotonic()
     run_id = uuid.uuid4().hex[:8]
-    topic, records, created = history_topic(config, job, source, run_id, until, on_progress)
+    try:
+        topic, records, created = input_topic(
+            config, job.source, source, f"backfill.{job.name}.{run_id}", on_progress, until
+        )
+    except ValueError as exc:
+        raise BackfillError(str(exc)) from exc
     summary = BackfillSummary(history_topic=topic, history_records=records)
     suffix = topic_suffix if to_topics else f"{topic_suffix}.backfill-{run_id}"
     temporary = [] if to_topics else list(output_topics(job, suffix))
@@ -190,4 +169,4 @@ def run_backfill(
     except (flink_client.FlinkJobError, local.LocalError) as exc:
         raise BackfillError(str(exc)) from exc
     finally:
-        _delete_topics(config, [t for t in temporary if t])
+        delete_topics(config, temporary)
