@@ -48,6 +48,7 @@ public final class FeaturestreamAvroDeserializationSchema implements Deserializa
 
     private transient Plan plan;
     private transient ConfluentAvro.WireDecoder wire;
+    private transient org.apache.flink.metrics.Counter recordsRead;
 
     FeaturestreamAvroDeserializationSchema(
             String schemaText,
@@ -73,6 +74,9 @@ public final class FeaturestreamAvroDeserializationSchema implements Deserializa
         org.apache.flink.metrics.Counter retries =
                 context.getMetricGroup().counter("registryLookupRetries");
         wire.onRetry(retries::inc);
+        // Every value read, decodable or not: the dead-letter ratio's denominator (the Kafka
+        // source's own numRecordsIn cannot be told apart from other operators' by name).
+        recordsRead = context.getMetricGroup().counter("recordsRead");
     }
 
     private void ensureOpen() {
@@ -90,6 +94,9 @@ public final class FeaturestreamAvroDeserializationSchema implements Deserializa
             return null; // tombstone: nothing to decode, nothing to route
         }
         ensureOpen();
+        if (recordsRead != null) { // null when a caller decodes without open()
+            recordsRead.inc();
+        }
         Object decoded = wire.decode(message);
         Plan p = plan;
         GenericRowData row = new GenericRowData(p.arity);

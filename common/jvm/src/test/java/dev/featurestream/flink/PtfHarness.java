@@ -2,7 +2,6 @@ package dev.featurestream.flink;
 
 import org.apache.flink.table.api.dataview.MapView;
 import org.apache.flink.table.connector.ChangelogMode;
-import org.apache.flink.table.functions.FunctionContext;
 import org.apache.flink.table.functions.ProcessTableFunction;
 import org.apache.flink.table.functions.TableSemantics;
 import org.apache.flink.types.Row;
@@ -67,6 +66,9 @@ final class PtfHarness {
     private long currentTime;
     private String currentTimer;
 
+    /** What the function registered in its metric group. */
+    final RecordingMetricGroup metrics = new RecordingMetricGroup();
+
     PtfHarness(String specJson) throws Exception {
         function = new WindowFeatures(specJson);
         function.setCollector(
@@ -79,7 +81,7 @@ final class PtfHarness {
                     @Override
                     public void close() {}
                 });
-        function.open(new FunctionContext(null));
+        function.open(RecordingMetricGroup.context(metrics));
     }
 
     /** A harness for ``specJson`` restored from ``from``'s state and timers, no watermark. */

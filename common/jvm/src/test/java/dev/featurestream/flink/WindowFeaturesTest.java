@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.apache.flink.metrics.Gauge;
+import org.apache.flink.metrics.Histogram;
 import org.apache.flink.types.Row;
 import org.junit.jupiter.api.Test;
 
@@ -551,5 +553,69 @@ class WindowFeaturesTest {
         Map<String, Object> b = features(evolved.output, true).get("b");
         assertEquals(8L, b.get("max_1h"));
         assertEquals(2.0 * D / 1000, b.get("since_prev"));
+    }
+
+    // ------------------------------------------------------------------ metrics
+
+    @Test
+    void theEmitLagIsTheWallClockMinusTheReleasedRowsEventTime() throws Exception {
+        PtfHarness h = new PtfHarness(SPEC);
+        long[] now = {T0 + 60 * S};
+        h.function.setClock(() -> now[0]);
+        Gauge<?> lag = h.metrics.gauges.get("featureEmitLagMs");
+        Histogram lags = h.metrics.histograms.get("featureEmitLagMsHistogram");
+        feed(h, new Event("a", "1", T0, 5, "m", 0, 0));
+        feed(h, new Event("a", "2", T0 + 10 * S, 5, "m", 0, 1));
+        feed(h, new Event("b", "3", T0 + 10 * S, 7, "m", 0, 2)); // another key, same time
+        h.advance(T0 + 5 * S); // releases only the event at T0
+        assertEquals(60 * S, lag.getValue());
+        assertEquals(1, lags.getCount());
+
+        now[0] = T0 + 70 * S;
+        h.advance(Long.MAX_VALUE);
+        assertEquals(60 * S, lag.getValue(), "the rows at T0 + 10 s, released at T0 + 70 s");
+        assertEquals(3, lags.getCount(), "one sample per feature row");
+        assertEquals(3, h.metrics.counters.get("featureRowsEmitted").getCount());
+        assertEquals(60 * S, lags.getStatistics().getMax());
+        assertEquals(60 * S, lags.getStatistics().getMin());
+        assertEquals(60 * S, lags.getStatistics().getQuantile(0.99), 0.0);
+    }
+
+    @Test
+    void rowsWaitingForTheWatermarkAndRejectRowsAreNotEmitLagSamples() throws Exception {
+        PtfHarness h = new PtfHarness(SPEC);
+        h.function.setClock(() -> T0 + H);
+        Histogram lags = h.metrics.histograms.get("featureEmitLagMsHistogram");
+        feed(h, new Event("a", "1", T0, 5, "m", 0, 0));
+        assertEquals(0, lags.getCount(), "nothing released before the watermark passes");
+        assertEquals(0L, h.metrics.gauges.get("featureEmitLagMs").getValue());
+        h.advance(T0);
+        assertEquals(1, lags.getCount());
+        // After a restore a row at the released time is a reject row, not a feature row.
+        PtfHarness restored = PtfHarness.restore(SPEC, h);
+        restored.function.setClock(() -> T0 + H);
+        feed(restored, new Event("a", "0", T0 - S, 5, "m", 0, 3));
+        restored.advance(Long.MAX_VALUE);
+        assertEquals(1, restored.output.size());
+        assertEquals(0, restored.metrics.histograms.get("featureEmitLagMsHistogram").getCount());
+    }
+
+    @Test
+    void theEmitLagHistogramKeepsTheNewestSamplesOnly() throws Exception {
+        PtfHarness h = new PtfHarness(SPEC);
+        long[] now = {0};
+        h.function.setClock(() -> now[0]);
+        Histogram lags = h.metrics.histograms.get("featureEmitLagMsHistogram");
+        int n = WindowFeatures.EMIT_LAG_SAMPLES + 100;
+        for (int i = 0; i < n; i++) {
+            long t = T0 + i * S;
+            feed(h, new Event("k", "e" + i, t, 1, "m", 0, i));
+            // The first 100 rows leave an hour late, the rest 2 s after their event.
+            now[0] = t + (i < 100 ? H : 2 * S);
+            h.advance(t);
+        }
+        assertEquals(n, lags.getCount());
+        assertEquals(WindowFeatures.EMIT_LAG_SAMPLES, lags.getStatistics().size());
+        assertEquals(2 * S, lags.getStatistics().getMax(), "the hour-late rows have slid out");
     }
 }
