@@ -19,6 +19,13 @@ final class RecordingMetricGroup extends UnregisteredMetricsGroup {
     final Map<String, Counter> counters = new LinkedHashMap<>();
     final Map<String, Gauge<?>> gauges = new LinkedHashMap<>();
     final Map<String, Histogram> histograms = new LinkedHashMap<>();
+    /** Key-value subgroups by {@code key=value} (reporters make them labels). */
+    final Map<String, RecordingMetricGroup> groups = new LinkedHashMap<>();
+
+    @Override
+    public MetricGroup addGroup(String key, String value) {
+        return groups.computeIfAbsent(key + "=" + value, k -> new RecordingMetricGroup());
+    }
 
     @Override
     public Counter counter(String name) {
