@@ -1,4 +1,4 @@
-"""Every check a rendered release passes before it is applied: CRD schemas and admission rules."""
+"""Every check a rendered release passes before it is applied: schemas and admission rules."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from common.deploy import admission, crd_schema
 
 @cache
 def _schemas() -> dict[crd_schema.ResourceKind, dict[str, Any]]:
-    return crd_schema.load_crd_schemas()
+    return crd_schema.load_schemas()
 
 
 def problems(

@@ -10,7 +10,7 @@ adds to every CRD. The result validates with ``jsonschema`` here and with ``kube
 
 Example::
 
-    schemas = load_crd_schemas(CRD_DIRS)
+    schemas = load_schemas()              # the CRDs' and the built-in kinds'
     errors = validate(schemas, resource)   # [] when valid
 """
 
@@ -29,6 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CRD_DIRS = (
     REPO_ROOT / "tests" / "data" / "crds" / "operator-1.15.0",
     REPO_ROOT / "tests" / "data" / "crds" / "prometheus-operator-0.87.0",
+    REPO_ROOT / "tests" / "data" / "crds" / "prometheus-operator-0.82.2",
 )
 # What the API server accepts in a resource's metadata when it is created from a manifest.
 _METADATA = {
@@ -58,8 +59,8 @@ class ResourceKind:
 
     @property
     def api_version(self) -> str:
-        """``<group>/<version>``."""
-        return f"{self.group}/{self.version}"
+        """``<group>/<version>``, or ``<version>`` for the core group."""
+        return f"{self.group}/{self.version}" if self.group else self.version
 
 
 def strict_schema(node: Any) -> Any:
@@ -121,6 +122,42 @@ def load_crd_schemas(directories: Iterable[Path] = CRD_DIRS) -> dict[ResourceKin
     return schemas
 
 
+CONFIG_MAP = ResourceKind("", "v1", "ConfigMap")
+
+
+def core_schemas() -> dict[ResourceKind, dict[str, Any]]:
+    """Strict schemas of the built-in kinds the chart renders: a ConfigMap (the dashboard).
+
+    Transcribed from Kubernetes 1.31's OpenAPI ``io.k8s.api.core.v1.ConfigMap`` (every field;
+    metadata as for the CRDs): no CRD describes a built-in kind, and nothing here downloads
+    Kubernetes' schemas.
+    """
+    strings = {"type": "object", "additionalProperties": {"type": "string"}}
+    config_map = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["apiVersion", "kind", "metadata"],
+        "properties": {
+            "apiVersion": {"const": "v1"},
+            "kind": {"const": "ConfigMap"},
+            "metadata": _METADATA,
+            "data": strings,
+            "binaryData": {
+                "type": "object",
+                "additionalProperties": {"type": "string", "contentEncoding": "base64"},
+            },
+            "immutable": {"type": "boolean"},
+        },
+    }
+    return {CONFIG_MAP: config_map}
+
+
+def load_schemas() -> dict[ResourceKind, dict[str, Any]]:
+    """Every schema a rendered release is checked against: the CRDs' and the built-in kinds'."""
+    return {**load_crd_schemas(), **core_schemas()}
+
+
 def kind_of(resource: Mapping[str, Any]) -> ResourceKind:
     """The ``ResourceKind`` a resource declares."""
     group, _, version = str(resource.get("apiVersion", "")).rpartition("/")
@@ -153,6 +190,7 @@ def write_kubeconform_schemas(
     """Write each schema where kubeconform looks it up; return the ``-schema-location`` value."""
     directory.mkdir(parents=True, exist_ok=True)
     for kind, schema in schemas.items():
-        name = f"{kind.kind.lower()}-{kind.group}-{kind.version}.json"
+        # kubeconform's {{ .Group }} of a core kind ("v1") is the version itself.
+        name = f"{kind.kind.lower()}-{kind.group or kind.version}-{kind.version}.json"
         (directory / name).write_text(json.dumps(schema, sort_keys=True), encoding="utf-8")
     return str(directory / "{{ .ResourceKind }}-{{ .Group }}-{{ .ResourceAPIVersion }}.json")

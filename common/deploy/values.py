@@ -302,6 +302,87 @@ class Metrics(_Values):
     pod_monitor: PodMonitor = Field(default_factory=PodMonitor, description="Scraping.")
 
 
+PromDuration = Annotated[str, Field(pattern=r"^[0-9]+(s|m|h)$", examples=["5m", "1h"])]
+RUNBOOK_URL = "https://git.featurestream.invalid/featurestream/blob/main/README.md"
+
+
+class Freshness(_Values):
+    """Freshness: p99 event-time lag of emitted feature rows (``featureEmitLagMsHistogram``)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Alert on freshness: jobs whose views run WindowFeatures (feature and "
+        "request jobs), not model_scoring.",
+    )
+    p99_seconds: float = Field(
+        default=30.0, gt=0, description="Objective: p99 emit lag of the worst subtask and view."
+    )
+    for_: PromDuration = Field(
+        default="5m", alias="for", description="How long the p99 must exceed it to alert."
+    )
+
+
+class DeadLetters(_Values):
+    """Dead-letter ratio: dead letters over records read (multi-window burn-rate alerts)."""
+
+    enabled: bool = Field(default=True, description="Alert on the dead-letter budget.")
+    max_percent: float = Field(
+        default=0.1,
+        gt=0,
+        lt=100,
+        description="Objective: dead letters at most this percentage of records read over 30 days.",
+    )
+
+
+class CheckpointSlo(_Values):
+    """Checkpoint success and duration."""
+
+    max_failed_per_hour: int = Field(
+        default=1, ge=0, description="Alert when more checkpoints failed in the last hour."
+    )
+    max_duration_seconds: float = Field(
+        default=60.0, gt=0, description="Alert when the last checkpoint took longer for 15m."
+    )
+
+
+class RestartSlo(_Values):
+    """Job restarts."""
+
+    max_per_hour: int = Field(
+        default=2, ge=0, description="Alert when the job restarted more often in the last hour."
+    )
+
+
+class Dashboard(_Values):
+    """The Grafana dashboard ConfigMap."""
+
+    enabled: bool = Field(default=True, description="Render the dashboard ConfigMap.")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description='Extra labels (grafana_dashboard: "1" is always set).'
+    )
+
+
+class Slo(_Values):
+    """Service level objectives: compiled into a PrometheusRule and a Grafana dashboard."""
+
+    enabled: bool = Field(
+        default=True, description="Render the PrometheusRule (and the dashboard, if enabled)."
+    )
+    runbook_url: str = Field(
+        default=RUNBOOK_URL,
+        pattern=rf"^https?://{NO_USERINFO}$",
+        description="README.md's address; alerts link to its 'Operating a job' anchors.",
+    )
+    rule_labels: dict[str, str] = Field(
+        default_factory=dict, description="Extra labels of the PrometheusRule (ruleSelector)."
+    )
+    freshness: Freshness = Field(default_factory=Freshness)
+    dead_letters: DeadLetters = Field(default_factory=DeadLetters)
+    checkpoints: CheckpointSlo = Field(default_factory=CheckpointSlo)
+    restarts: RestartSlo = Field(default_factory=RestartSlo)
+    dashboard: Dashboard = Field(default_factory=Dashboard)
+
+
 class Snapshot(_Values):
     """A manual savepoint as a FlinkStateSnapshot (``featurestream savepoint``)."""
 
@@ -344,6 +425,7 @@ class ChartValues(_Values):
         description="Service account of the Flink pods (created by the operator's chart).",
     )
     metrics: Metrics = Field(default_factory=Metrics)
+    slo: Slo = Field(default_factory=Slo)
     snapshot: Snapshot = Field(default_factory=Snapshot)
     state_lock: str = Field(
         default="",

@@ -1,4 +1,4 @@
-"""Pinned command-line tools built from source with Go: ``helm`` and ``kubeconform``.
+"""Pinned command-line tools built from source with Go: ``helm``, ``kubeconform``, ``promtool``.
 
 ``make setup`` builds each one with ``go install <package>@<version>`` into
 ``<cache_dir>/tools/<name>/<version>/`` (``GOBIN``), outside git, and skips a tool already built
@@ -45,6 +45,8 @@ class GoTool:
         version_args: Arguments that make the binary print its version.
         version_variable: The Go variable the release builds set to the version with
             ``-ldflags -X`` (a plain ``go install`` leaves a placeholder there).
+        version_pattern: A regular expression whose first group is the version in what
+            ``version_args`` print; the whole output when empty.
     """
 
     name: str
@@ -54,6 +56,7 @@ class GoTool:
     module_sum: str
     version_args: tuple[str, ...]
     version_variable: str
+    version_pattern: str = ""
 
 
 TOOLS: dict[str, GoTool] = {
@@ -77,6 +80,18 @@ TOOLS: dict[str, GoTool] = {
             version_args=("-v",),
             version_variable="main.version",
         ),
+        # The chart's PrometheusRule: `promtool check rules` and `promtool test rules`.
+        GoTool(
+            name="promtool",
+            module="github.com/prometheus/prometheus",
+            package="github.com/prometheus/prometheus/cmd/promtool",
+            version="v0.316.0",
+            module_sum="h1:f1GRFerhTMKQma+awCoC9T820ecWeGSdF+xAlMHzZzM=",
+            version_args=("--version",),
+            version_variable="github.com/prometheus/common/version.Version",
+            # "promtool, version v0.316.0 (branch: , revision: ...)" then build details.
+            version_pattern=r"^promtool, version (\S+)",
+        ),
     )
 }
 
@@ -91,15 +106,15 @@ def _go() -> str:
     go = shutil.which("go") or next((p for p in _GO_FALLBACKS if Path(p).is_file()), None)
     if go is None:
         raise ToolError(
-            f"Go {'.'.join(map(str, GO_MIN_VERSION))}+ is needed to build helm and kubeconform "
-            "and no `go` was found on PATH"
+            f"Go {'.'.join(map(str, GO_MIN_VERSION))}+ is needed to build "
+            f"{', '.join(TOOLS)} and no `go` was found on PATH"
         )
     out = subprocess.run([go, "version"], capture_output=True, text=True).stdout
     match = re.search(r"go(\d+)\.(\d+)", out)
     if not match or (int(match.group(1)), int(match.group(2))) < GO_MIN_VERSION:
         raise ToolError(
             f"{go} is {out.strip() or 'of unknown version'}; "
-            f"Go {'.'.join(map(str, GO_MIN_VERSION))}+ is needed to build helm and kubeconform"
+            f"Go {'.'.join(map(str, GO_MIN_VERSION))}+ is needed to build {', '.join(TOOLS)}"
         )
     return go
 
@@ -108,7 +123,11 @@ def _built_version(path: Path, tool: GoTool) -> str | None:
     if not path.is_file():
         return None
     result = subprocess.run([str(path), *tool.version_args], capture_output=True, text=True)
-    return (result.stdout + result.stderr).strip() or None
+    output = (result.stdout + result.stderr).strip()
+    if tool.version_pattern:
+        match = re.search(tool.version_pattern, output, re.MULTILINE)
+        return match.group(1) if match else None
+    return output or None
 
 
 def _go_env(gobin: Path) -> dict[str, str]:

@@ -64,7 +64,7 @@ def test_deploy_dry_run_prints_valid_resources_and_diffs_against_the_golden() ->
     assert "-f deploy/helm/env/prod.yaml -f jobs/trade_features/values.yaml" in out
     assert f"--set-string {digest}" in out
     kinds = [r["kind"] for r in _resources(out)]
-    assert kinds == ["FlinkDeployment", "PodMonitor"]
+    assert kinds == ["ConfigMap", "FlinkDeployment", "PodMonitor", "PrometheusRule"]
     assert f"no cluster reachable ({NO_CLUSTER})" in out
     assert "deploy/helm/golden/trade_features.prod.yaml" in out
     assert "# no changes" in out

@@ -69,7 +69,12 @@ def test_rendered_resources_pass_crd_schemas_and_admission(
     rendered: dict[tuple[str, str], str], job: str, env: str
 ) -> None:
     resources = _resources(rendered[job, env])
-    assert sorted(r["kind"] for r in resources) == ["FlinkDeployment", "PodMonitor"]
+    assert sorted(r["kind"] for r in resources) == [
+        "ConfigMap",  # the Grafana dashboard
+        "FlinkDeployment",
+        "PodMonitor",
+        "PrometheusRule",
+    ]
     assert checks.problems(resources) == []
 
 
@@ -96,9 +101,7 @@ def test_kubeconform_strict_accepts_every_render_and_rejects_an_unknown_field(
     tmp_path: Path, rendered: dict[tuple[str, str], str]
 ) -> None:
     kubeconform = tools.ensure(load_stack_config().cache_dir, "kubeconform")
-    location = crd_schema.write_kubeconform_schemas(
-        crd_schema.load_crd_schemas(), tmp_path / "schemas"
-    )
+    location = crd_schema.write_kubeconform_schemas(crd_schema.load_schemas(), tmp_path / "schemas")
     files = []
     for (job, env), text in rendered.items():
         path = tmp_path / f"{job}.{env}.yaml"
@@ -107,7 +110,7 @@ def test_kubeconform_strict_accepts_every_render_and_rejects_an_unknown_field(
     command = [str(kubeconform), "-strict", "-summary", "-schema-location", location]
     result = subprocess.run([*command, *files], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"Valid: {2 * len(CASES)}, Invalid: 0" in result.stdout
+    assert f"Valid: {4 * len(CASES)}, Invalid: 0" in result.stdout
 
     broken = tmp_path / "broken.yaml"
     broken.write_text(

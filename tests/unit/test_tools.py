@@ -25,6 +25,27 @@ def test_pins_are_exact_versions_with_module_hashes() -> None:
         assert tool.module_sum.startswith("h1:") and tool.module_sum.endswith("=")
 
 
+def test_promtool_is_pinned_and_its_version_read_from_its_banner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert tools.TOOLS["promtool"].version == "v0.316.0"
+    # promtool prints a banner of several lines; the version is a word of the first.
+    _script(
+        tools.tool_path(tmp_path, "promtool"),
+        'echo "promtool, version v0.316.0 (branch: , revision: unknown)"; '
+        'echo "  go version: go1.26"',
+    )
+
+    def no_go() -> str:
+        raise AssertionError("must not build")
+
+    monkeypatch.setattr(tools, "_go", no_go)
+    assert tools.ensure(tmp_path, "promtool") == tools.tool_path(tmp_path, "promtool")
+    _script(tools.tool_path(tmp_path, "promtool"), 'echo "promtool, version  (branch: )"')
+    with pytest.raises(AssertionError, match="must not build"):
+        tools.ensure(tmp_path, "promtool")
+
+
 def test_tools_live_in_the_cache_by_version(tmp_path: Path) -> None:
     assert tools.tool_path(tmp_path, "helm") == tmp_path / "tools" / "helm" / "v3.21.4" / "helm"
 
