@@ -25,8 +25,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## Create the virtualenv with pinned dependencies.
 
-setup: venv  ## venv + pinned jars, Redis, helm + kubeconform (go install): all a fresh machine needs.
-	@echo "==> fetching pinned artifacts, checking Java and Redis, building helm and kubeconform"
+setup: venv  ## venv + pinned jars, Redis, helm, kubeconform, promtool (go install): all a fresh machine needs.
+	@echo "==> fetching pinned artifacts, checking Java and Redis, building helm, kubeconform and promtool"
 	@$(FS) local setup
 
 demo: setup  ## Bring up the local stack and run the pipeline on generated events.
@@ -43,7 +43,7 @@ test-jvm:  ## JUnit tests of the JVM functions (common/jvm, Maven).
 	@echo "==> JUnit: common/jvm"
 	@cd common/jvm && mvn -q -B test
 
-test-unit: setup  ## Unit tests only (no services; they need the built jars, helm and kubeconform).
+test-unit: setup  ## Unit tests only (no services; they need the built jars, helm, kubeconform, promtool).
 	@$(BIN)/pytest tests/unit
 
 test-integration: setup  ## Integration tests only.

@@ -68,7 +68,7 @@ def setup(config: StackConfig) -> None:
         fetched = artifacts.fetch(config.cache_dir)
         jvm_functions.functions_jar(config.cache_dir)
         _ensure_redis()
-        tools.ensure_all(config.cache_dir)  # helm, kubeconform: the chart's tests need them
+        tools.ensure_all(config.cache_dir)  # helm, kubeconform, promtool: the chart's tests
     except (
         parts.PartError,
         artifacts.ArtifactError,
