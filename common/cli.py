@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -747,21 +748,97 @@ def features_get(view_name: str, key: str, version: int | None) -> None:
 @main.command("serve")
 @click.option("--host", default=DEFAULT_HOST, show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
-def serve(host: str, port: int) -> None:
-    """HTTP: GET /healthz, /models, /models/<model>/features?<entity keys>[&<event inputs>]."""
-    from common.online_store import OnlineStore
+@click.option(
+    "--engine",
+    type=click.Choice(["go", "stdlib"]),
+    default="go",
+    show_default=True,
+    help="go: the production feature server (common/featureserver); stdlib: the Python "
+    "reference server (GET /healthz, /models, /models/<model>/features only).",
+)
+@click.option(
+    "--redis-url",
+    default=None,
+    help="The online store (default: the local stack's Redis; the chart passes onlineStore.url).",
+)
+@click.option("--redis-pool", type=click.IntRange(1), default=32, show_default=True)
+@click.option(
+    "--timeout-ms",
+    type=click.IntRange(1),
+    default=250,
+    show_default=True,
+    help="Redis deadline per request; past it the request gets 504.",
+)
+@click.option("--access-log/--no-access-log", default=True, show_default=True)
+@click.option(
+    "--drain-seconds",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="On SIGTERM, answer /readyz 503 this long before closing the listener.",
+)
+@click.option("--grace-seconds", type=click.FloatRange(0), default=10.0, show_default=True)
+def serve(
+    host: str,
+    port: int,
+    engine: str,
+    redis_url: str | None,
+    redis_pool: int,
+    timeout_ms: int,
+    access_log: bool,
+    drain_seconds: float,
+    grace_seconds: float,
+) -> None:
+    """Serve model and view feature vectors from the online store over HTTP.
 
+    \b
+    GET  /models/<model>/features?<entity keys>[&<event inputs>][&version=N]
+    POST /models/<model>/features   {"rows": [{<entity keys>, <event inputs>}, ...]}  (<= 100)
+    GET  /views/<view>/features?<entity key>=K[&version=N]
+    POST /views/<view>/features     {"keys": ["K1", ...]}                              (<= 100)
+    GET  /models, /healthz, /readyz, /metrics
+    """
     config = _config()
-    server = make_server(OnlineStore.connect(config), host, port)
-    click.echo(
-        f"serving on http://{host}:{server.server_address[1]} (Redis {config.redis_url})", err=True
-    )
+    redis_url = redis_url or config.redis_url
+    if engine == "stdlib":
+        import redis
+
+        from common.online_store import OnlineStore
+
+        client = redis.Redis.from_url(redis_url, decode_responses=True)
+        server = make_server(OnlineStore(client), host, port)
+        click.echo(
+            f"serving on http://{host}:{server.server_address[1]} (Redis {redis_url})",
+            err=True,
+        )
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+        return
+    from common.local import feature_server
+    from common.serving.plan import write_plan
+
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+        binary = feature_server.binary(config.cache_dir)
+    except feature_server.BuildError as exc:
+        raise click.ClickException(str(exc)) from exc
+    plan = write_plan()
+    args = [
+        str(binary),
+        f"-plan={plan}",
+        f"-listen={host}:{port}",
+        f"-redis-url={redis_url}",
+        f"-redis-pool={redis_pool}",
+        f"-timeout={timeout_ms}ms",
+        f"-access-log={str(access_log).lower()}",
+        f"-drain={drain_seconds}s",
+        f"-grace={grace_seconds}s",
+    ]
+    # exec: the server gets the container's signals (SIGTERM: drain, then shut down) directly.
+    os.execv(args[0], args)
 
 
 if __name__ == "__main__":

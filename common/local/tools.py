@@ -200,3 +200,13 @@ def ensure(cache_dir: Path, name: str) -> Path:
 def ensure_all(cache_dir: Path) -> dict[str, Path]:
     """Every pinned tool, built when missing."""
     return {name: ensure(cache_dir, name) for name in TOOLS}
+
+
+def go_command() -> str:
+    """The ``go`` command (1.26+), for the project's own Go code (the feature server)."""
+    return _go()
+
+
+def go_env(gobin: Path) -> dict[str, str]:
+    """The environment of every Go build here: local toolchain, go.sum-checked modules."""
+    return _go_env(gobin)

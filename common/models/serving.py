@@ -46,6 +46,11 @@ _AVRO_OF_KIND: dict[str, AvroType] = {
 }
 
 
+def avro_type_of_kind(kind: str) -> AvroType:
+    """The Avro type a feature of this SQL kind is served as."""
+    return _AVRO_OF_KIND[kind]
+
+
 class BadRequest(ValueError):
     """An entity key is missing, or a parameter is unknown or does not parse (HTTP 400)."""
 

@@ -1,0 +1,1 @@
+"""Online serving: the production feature server (Go, ``common/featureserver``) and its plan."""
