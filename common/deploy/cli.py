@@ -156,8 +156,10 @@ def render_command(
 ) -> None:
     """Print JOB's rendered resources in ENV, or maintain the generated files.
 
+    JOB `feature-server` renders the feature server's chart (deploy/helm/feature-server).
     Generated (committed) files: deploy/helm/featurestream-job/values.schema.json and
-    deploy/helm/golden/<job>.<env>.yaml for every job with a values.yaml and every env.
+    deploy/helm/golden/<job>.<env>.yaml for every job with a values.yaml, and the feature
+    server, in every env.
     """
     try:
         if update_golden:
@@ -175,6 +177,9 @@ def render_command(
             return
         if job_name is None or env is None:
             raise click.UsageError("give JOB and --env (or --update-golden / --check)")
+        if job_name == render.SERVER:
+            click.echo(render.server_template(env, _parse_set(sets)), nl=False)
+            return
         click.echo(render.template(job_name, env, _parse_set(sets)), nl=False)
     except K8S_ERRORS as exc:
         raise _fail(exc) from exc

@@ -60,6 +60,12 @@ GOLDEN_TAG = "sha-000000000000"
 """What goldens render with where the real value comes at deploy time (a digest, a commit)."""
 
 
+SERVER = "feature-server"
+"""What ``render`` calls the feature server's chart (no job can be named so: jobs use ``_``)."""
+SERVER_CHART_DIR = CHART_DIR.parent / "feature-server"
+SERVER_RELEASE = "featurestream-feature-server"
+
+
 class RenderError(Exception):
     """Helm refused the chart or the values (the message is Helm's)."""
 
@@ -255,6 +261,44 @@ def template(
     return result.stdout
 
 
+def server_template(
+    env: str,
+    sets: Mapping[str, SetValue] | None = None,
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+) -> str:
+    """``helm template`` of the feature server chart in ``env`` (decision 71): the chart's
+    defaults < ``deploy/helm/env/<env>.yaml`` (image, online store, labels) < ``sets``.
+
+    Raises:
+        RenderError: Helm refused the values or the templates.
+    """
+    env_file = ENV_DIR / f"{env}.yaml"
+    if not env_file.is_file():
+        raise RenderError(f"no environment {env!r}: {_shown(env_file)} is missing")
+    sets = dict(sets or {})
+    image = _layered([SERVER_CHART_DIR / "values.yaml", env_file]).get("image") or {}
+    if image.get("perCommitTag") and "image.tag" not in sets:
+        sets["image.tag"] = commit_tag()
+    command = [
+        str(helm()),
+        "template",
+        SERVER_RELEASE,
+        str(SERVER_CHART_DIR),
+        "--namespace",
+        namespace,
+        "--kube-version",
+        KUBE_VERSION,
+        "-f",
+        str(env_file),
+        *set_args(sets),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
+    if result.returncode != 0:
+        raise RenderError(f"helm template {SERVER_RELEASE} ({env}): {result.stderr.strip()}")
+    return result.stdout
+
+
 def lint(job: str, env: str, sets: Mapping[str, SetValue] | None = None) -> str:
     """``helm lint --strict`` with the job's layers; Helm's report.
 
@@ -285,7 +329,9 @@ def golden_path(job: str, env: str) -> Path:
 
 
 def golden_text(job: str, env: str) -> str:
-    """What the golden file of ``job`` in ``env`` should hold."""
+    """What the golden file of ``job`` (or ``SERVER``) in ``env`` should hold."""
+    if job == SERVER:
+        return GOLDEN_HEADER + server_template(env, golden_sets(env))
     return GOLDEN_HEADER + template(job, env, golden_sets(env))
 
 
@@ -300,7 +346,7 @@ def committed_golden(job: str, env: str) -> str | None:
 def generated_files() -> dict[Path, str]:
     """Every file ``make golden`` writes: ``values.schema.json`` and each job-by-env golden."""
     files = {CHART_DIR / "values.schema.json": schema_text()}
-    for job in deployable_jobs():
+    for job in [*deployable_jobs(), SERVER]:
         for env in environments():
             files[golden_path(job, env)] = golden_text(job, env)
     return files
