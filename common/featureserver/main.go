@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -38,7 +39,18 @@ func run() error {
 	accessLogOn := flag.Bool("access-log", true, "write a JSON access log line per request to stdout")
 	drain := flag.Duration("drain", 0, "on SIGTERM, answer /readyz 503 this long before closing (let load balancers notice)")
 	grace := flag.Duration("grace", 10*time.Second, "on SIGTERM, wait this long for requests in flight")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until shutdown (diagnostics)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		out, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(out); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *plan == "" {
 		return errors.New("-plan is required")
 	}

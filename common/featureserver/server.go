@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -147,9 +148,9 @@ func isKey(m *model, name string) bool {
 // batchRequest is a POST body: {"rows": [{"card_id": "...", "amount_usd_cents": 1250}, ...]}
 // for a model, {"keys": ["k1", "k2"]} for a view; "version" optional.
 type batchRequest struct {
-	Version int                          `json:"version"`
-	Rows    []map[string]json.RawMessage `json:"rows"`
-	Keys    []string                     `json:"keys"`
+	Version int              `json:"version"`
+	Rows    []map[string]any `json:"rows"`
+	Keys    []string         `json:"keys"`
 }
 
 func (s *server) decode(r *http.Request) (batchRequest, error) {
@@ -161,7 +162,9 @@ func (s *server) decode(r *http.Request) (batchRequest, error) {
 	if len(body) > maxBodyBytes {
 		return req, badf("body larger than %d bytes", maxBodyBytes)
 	}
-	if err := json.Unmarshal(body, &req); err != nil {
+	decoder := json.NewDecoder(bytes.NewReader(body))
+	decoder.UseNumber() // numbers keep their text, as a query string would carry them
+	if err := decoder.Decode(&req); err != nil {
 		return req, badf("body is not JSON of the form {\"rows\": [...]} or {\"keys\": [...]}: %v", err)
 	}
 	if req.Version < 0 {
@@ -185,14 +188,14 @@ func (s *server) postModel(_ http.ResponseWriter, r *http.Request) (int, []byte)
 	rows := make([]modelRow, len(req.Rows))
 	for i, fields := range req.Rows {
 		row := modelRow{keys: map[string]string{}, event: map[string]string{}}
-		for name, raw := range fields {
-			text, err := scalarText(raw)
+		for name, value := range fields {
+			text, present, err := scalarText(value)
 			if err != nil {
 				return errorBody(http.StatusBadRequest, fmt.Sprintf("rows[%d].%s: %v", i, name, err))
 			}
 			if isKey(m, name) {
 				row.keys[name] = text
-			} else if text != "" || string(raw) != "null" {
+			} else if present {
 				row.event[name] = text
 			}
 		}
@@ -201,23 +204,19 @@ func (s *server) postModel(_ http.ResponseWriter, r *http.Request) (int, []byte)
 	return s.models(r.Context(), m, rows, true)
 }
 
-// scalarText is a JSON scalar as the text a query string would carry (null: absent).
-func scalarText(raw json.RawMessage) (string, error) {
-	var value any
-	if err := json.Unmarshal(raw, &value); err != nil {
-		return "", err
-	}
+// scalarText is a JSON scalar as the text a query string would carry; null is absent.
+func scalarText(value any) (string, bool, error) {
 	switch v := value.(type) {
 	case nil:
-		return "", nil
+		return "", false, nil
 	case string:
-		return v, nil
+		return v, true, nil
 	case bool:
-		return strconv.FormatBool(v), nil
-	case float64:
-		return string(raw), nil
+		return strconv.FormatBool(v), true, nil
+	case json.Number:
+		return v.String(), true, nil
 	}
-	return "", fmt.Errorf("must be a string, number or boolean")
+	return "", false, fmt.Errorf("must be a string, number or boolean")
 }
 
 func (s *server) models(ctx context.Context, m *model, rows []modelRow, batch bool) (int, []byte) {

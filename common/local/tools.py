@@ -1,4 +1,5 @@
-"""Pinned command-line tools built from source with Go: ``helm``, ``kubeconform``, ``promtool``.
+"""Pinned command-line tools built from source with Go: ``helm``, ``kubeconform``, ``promtool``,
+``vegeta``.
 
 ``make setup`` builds each one with ``go install <package>@<version>`` into
 ``<cache_dir>/tools/<name>/<version>/`` (``GOBIN``), outside git, and skips a tool already built
@@ -91,6 +92,17 @@ TOOLS: dict[str, GoTool] = {
             version_variable="github.com/prometheus/common/version.Version",
             # "promtool, version v0.316.0 (branch: , revision: ...)" then build details.
             version_pattern=r"^promtool, version (\S+)",
+        ),
+        # bench/serving.py's open-loop HTTP load (latency from each request's scheduled start).
+        GoTool(
+            name="vegeta",
+            module="github.com/tsenart/vegeta/v12",
+            package="github.com/tsenart/vegeta/v12",
+            version="v12.13.0",
+            module_sum="h1:J/UiNS3f69MkL0tsRLVUUV8uXXQZxdRUchtS+GYiSFc=",
+            version_args=("-version",),
+            version_variable="main.Version",
+            version_pattern=r"^Version: (\S+)",
         ),
     )
 }
