@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 FS := $(BIN)/featurestream
 
 .DEFAULT_GOAL := help
-.PHONY: help setup venv demo test test-jvm test-unit test-integration test-faults lint golden up down status logs lock clean
+.PHONY: help setup venv demo test test-jvm test-go test-unit test-integration test-faults lint golden up down status logs lock clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -36,12 +36,22 @@ test: setup  ## All tests: unit first (a broken one stops here in a minute), JUn
 	@echo "==> unit tests"
 	@$(BIN)/pytest tests/unit
 	@$(MAKE) --no-print-directory test-jvm
+	@$(MAKE) --no-print-directory test-go
 	@echo "==> integration, e2e and fault tests on the local stack"
 	@$(BIN)/pytest tests/integration tests/e2e tests/faults
 
 test-jvm:  ## JUnit tests of the JVM functions (common/jvm, Maven).
 	@echo "==> JUnit: common/jvm"
 	@cd common/jvm && mvn -q -B test
+
+# Go's own environment for the feature server: local toolchain, modules checked against go.sum.
+GO_ENV := GOTOOLCHAIN=local GOSUMDB=off GOFLAGS=-mod=readonly
+# A non-login shell may not have Go's installer directory on PATH.
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
+
+test-go:  ## Go tests of the feature server (common/featureserver).
+	@echo "==> go test: common/featureserver"
+	@cd common/featureserver && $(GO_ENV) $(GO) test ./...
 
 test-unit: setup  ## Unit tests only (no services; they need the built jars, helm, kubeconform, promtool).
 	@$(BIN)/pytest tests/unit
@@ -52,10 +62,12 @@ test-integration: setup  ## Integration tests only.
 test-faults: setup  ## The fault suite: kills, outages, hostile input (also part of `make test`).
 	@$(BIN)/pytest -m faults tests/faults -s
 
-lint: venv  ## ruff, mypy, and the schema compatibility gate.
+lint: venv  ## ruff, mypy, gofmt and go vet, and the schema compatibility gate.
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
+	@cd common/featureserver && test -z "$$($(dir $(GO))gofmt -l .)" || { $(dir $(GO))gofmt -l .; echo "gofmt: the files above"; exit 1; }
+	@cd common/featureserver && $(GO_ENV) $(GO) vet ./...
 	@$(FS) schemas check
 
 golden: venv  ## Regenerate the chart's values.schema.json and rendered goldens (deploy/helm/golden).

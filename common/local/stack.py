@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.config import StackConfig
-from common.local import artifacts, jvm_functions, parts, processes, progress, tools
+from common.local import (
+    artifacts,
+    feature_server,
+    jvm_functions,
+    parts,
+    processes,
+    progress,
+    tools,
+)
 
 REDIS_MIN_MAJOR = 7
 
@@ -68,11 +76,14 @@ def setup(config: StackConfig) -> None:
         fetched = artifacts.fetch(config.cache_dir)
         jvm_functions.functions_jar(config.cache_dir)
         _ensure_redis()
-        tools.ensure_all(config.cache_dir)  # helm, kubeconform, promtool: the chart's tests
+        # helm, kubeconform, promtool (the charts' tests), vegeta (bench/serving.py).
+        tools.ensure_all(config.cache_dir)
+        feature_server.binary(config.cache_dir)  # `featurestream serve`
     except (
         parts.PartError,
         artifacts.ArtifactError,
         jvm_functions.BuildError,
+        feature_server.BuildError,
         tools.ToolError,
     ) as exc:
         raise StackError(str(exc)) from exc
