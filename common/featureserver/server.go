@@ -238,11 +238,7 @@ func (s *server) models(ctx context.Context, m *model, rows []modelRow, batch bo
 	bad := 0
 	var b []byte
 	if batch {
-		b = append(b, `{"model":`...)
-		b = appendString(b, m.spec.Name)
-		b = append(b, `,"version":`...)
-		b = strconv.AppendInt(b, int64(m.spec.Version), 10)
-		b = append(b, `,"results":[`...)
+		b = append(appendHead(b, "model", m.spec.Name, m.spec.Version), `,"results":[`...)
 	}
 	for i, row := range rows {
 		if i > 0 {
@@ -312,11 +308,7 @@ func (s *server) views(ctx context.Context, v *view, keys []string, batch bool) 
 	bad := 0
 	var b []byte
 	if batch {
-		b = append(b, `{"view":`...)
-		b = appendString(b, v.Name)
-		b = append(b, `,"version":`...)
-		b = strconv.AppendInt(b, int64(v.Version), 10)
-		b = append(b, `,"results":[`...)
+		b = append(appendHead(b, "view", v.Name, v.Version), `,"results":[`...)
 	}
 	for i, k := range keys {
 		if i > 0 {

@@ -106,11 +106,7 @@ func (s *server) readViews(ctx context.Context, v *view, keys []string) ([][]any
 // vectorJSON appends one model vector, the shape of common.models.serving.model_vector.
 // It returns how many of the model's views had a vector.
 func (m *model) vectorJSON(b []byte, r modelRow, stored [][]any, nowMs int64, bad *int) ([]byte, int) {
-	b = append(b, `{"model":`...)
-	b = appendString(b, m.spec.Name)
-	b = append(b, `,"version":`...)
-	b = strconv.AppendInt(b, int64(m.spec.Version), 10)
-	b = append(b, `,"keys":{`...)
+	b = append(appendHead(b, "model", m.spec.Name, m.spec.Version), `,"keys":{`...)
 	for i, k := range m.spec.EntityKeys {
 		if i > 0 {
 			b = append(b, ',')
@@ -200,11 +196,7 @@ func (m *model) vectorJSON(b []byte, r modelRow, stored [][]any, nowMs int64, ba
 
 // vectorJSON appends one raw view vector; found says whether the key had one.
 func (v *view) vectorJSON(b []byte, key string, stored []any, nowMs int64, bad *int) ([]byte, bool) {
-	b = append(b, `{"view":`...)
-	b = appendString(b, v.Name)
-	b = append(b, `,"version":`...)
-	b = strconv.AppendInt(b, int64(v.Version), 10)
-	b = append(b, `,"key":`...)
+	b = append(appendHead(b, "view", v.Name, v.Version), `,"key":`...)
 	b = appendString(b, key)
 	n := len(v.Features)
 	eventTime := int64(-1)
@@ -251,6 +243,16 @@ func (v *view) vectorJSON(b []byte, key string, stored []any, nowMs int64, bad *
 		b = appendValue(b, value)
 	}
 	return append(b, "}}"...), found
+}
+
+// appendHead opens an object with what it describes: {"model": name, "version": N.
+func appendHead(b []byte, kind, name string, version int) []byte {
+	b = append(b, `{"`...)
+	b = append(b, kind...)
+	b = append(b, `":`...)
+	b = appendString(b, name)
+	b = append(b, `,"version":`...)
+	return strconv.AppendInt(b, int64(version), 10)
 }
 
 // typed parses a stored or query-string value as its Avro type (common.models.serving.parse_value).
