@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from common.config import load_stack_config
-from common.deploy import k8s, local, render, state_check
+from common.deploy import k8s, local, render, state_check, status
 from common.deploy.render import SetValue
 from common.features.definitions import DefinitionError
 from common.local import tools
@@ -136,10 +137,14 @@ def deploy(
     Values (later wins): chart defaults < deploy/helm/env/<ENV>.yaml < jobs/<JOB>/values.yaml <
     deploy/helm/env/<ENV>.force.yaml < --set. prod needs --set image.digest=sha256:...; dev's
     image tag is the checked-out commit's. The resources are checked against the operator's CRDs
-    and admission rules first.
+    and admission rules first. JOB `feature-server` deploys the feature server's chart
+    (deploy/helm/feature-server: the environment file < --set; a rolling update).
     """
     target = k8s.Target(namespace=namespace, context=context, dry_run=dry_run)
     try:
+        if job_name == render.SERVER:
+            k8s.deploy_server(env, target, click.echo, _parse_set(sets))
+            return
         k8s.deploy(job_name, env, target, click.echo, _parse_set(sets))
     except K8S_ERRORS as exc:
         raise _fail(exc) from exc
@@ -485,4 +490,65 @@ def check_upgrade(
     )
 
 
-COMMANDS = (deploy, render_command, savepoint, savepoints, restore, upgrade, check_upgrade)
+@click.command("status")
+@click.argument("job_name", metavar="JOB")
+@_target_option
+@click.option(
+    "--env",
+    "env",
+    type=click.Choice(render.environments()),
+    default="dev",
+    show_default=True,
+    help="Whose objectives: the job's slo values layered for this environment.",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="slo.KEY=VALUE",
+    help="Override an objective, e.g. slo.freshness.p99Seconds=5 (repeatable).",
+)
+@click.option("--job-id", help="local: the Flink job id, when several run under the job's name.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
+def status_command(
+    job_name: str,
+    target: str,
+    env: str,
+    sets: tuple[str, ...],
+    job_id: str | None,
+    as_json: bool,
+) -> None:
+    """JOB's state, uptime, checkpoints, savepoint, restarts, source lag, freshness per view and
+    dead letters, against its objectives (the chart's slo values).
+
+    Exit code 0: RUNNING within every objective; 1: not running; 2: an objective is breached.
+    """
+    if target == "k8s":
+        raise click.ClickException(
+            "status --target k8s: not yet; use the job's Grafana dashboard (the chart's "
+            "ConfigMap) and its alerts, or `kubectl -n <namespace> get flinkdeployment "
+            f"{render.release_name(job_name)}`"
+        )
+    job = _job(job_name)
+    try:
+        slo = status.slo_values(job_name, env, _parse_set(sets))
+        found = status.local_status(load_stack_config(), job, slo, job_id)
+    except (ValueError, status.StatusError) as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        click.echo(json.dumps(found.as_dict(), indent=2, sort_keys=True))
+    else:
+        click.echo(status.render_text(found))
+    sys.exit(found.exit_code)
+
+
+COMMANDS = (
+    deploy,
+    render_command,
+    savepoint,
+    savepoints,
+    restore,
+    upgrade,
+    check_upgrade,
+    status_command,
+)

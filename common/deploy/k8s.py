@@ -303,6 +303,47 @@ def deploy(
     _upgrade(job, env, target, sets or {}, echo, keep_live_restore=True)
 
 
+def deploy_server(
+    env: str, target: Target, echo: Echo, sets: Mapping[str, SetValue] | None = None
+) -> None:
+    """``helm upgrade --install`` the feature server (deploy/helm/feature-server) in ``env``;
+    a dry run shows the command, the resources and the diff against the deployed release (or
+    the golden file when no cluster is reachable). A rolling update: no savepoint involved."""
+    release = render.SERVER_RELEASE
+    rendered = render.server_template(env, sets, namespace=target.namespace)
+    command = target.helm(
+        "upgrade",
+        "--install",
+        release,
+        str(render.SERVER_CHART_DIR),
+        *render.server_values_args(env, sets),
+    )
+    if not target.dry_run:
+        echo(f"$ {display(command)}")
+        echo(_checked(command).strip())
+        rollout = target.kubectl("rollout", "status", f"deployment/{release}", "--timeout=5m")
+        echo(_checked(rollout).strip())
+        return
+    echo("# dry run: would run (from the repository root; helm is the pinned build)")
+    echo(f"$ {display(command)}\n")
+    echo(f"# rendered resources ({release}, {env}, namespace {target.namespace})")
+    echo(rendered.rstrip("\n"))
+    problem = cluster_problem(target)
+    if problem is None:
+        current = live_manifest(target, release) or ""
+        old_name = f"deployed:{release}" if current else "deployed:(not installed)"
+    else:
+        golden = render.golden_path(render.SERVER, env)
+        echo(
+            f"\n# no cluster reachable ({problem}): diffing against the golden file "
+            f"{golden.relative_to(render.REPO_ROOT)} instead of the deployed release"
+        )
+        current = render.committed_golden(render.SERVER, env) or ""
+        old_name = f"golden:{golden.name}"
+    diff = unified_diff(current, rendered, old_name, f"rendered:{release}")
+    echo(f"\n# no changes against {old_name}" if not diff else "\n# diff\n" + diff.rstrip("\n"))
+
+
 def restore(
     job: str,
     env: str,

@@ -261,17 +261,13 @@ def template(
     return result.stdout
 
 
-def server_template(
-    env: str,
-    sets: Mapping[str, SetValue] | None = None,
-    *,
-    namespace: str = DEFAULT_NAMESPACE,
-) -> str:
-    """``helm template`` of the feature server chart in ``env`` (decision 71): the chart's
-    defaults < ``deploy/helm/env/<env>.yaml`` (image, online store, labels) < ``sets``.
+def server_values_args(env: str, sets: Mapping[str, SetValue] | None = None) -> list[str]:
+    """``-f``/``--set`` of the feature server's release in ``env`` (decision 71): the chart's
+    defaults < ``deploy/helm/env/<env>.yaml`` (image, online store, labels) < ``sets``, with the
+    per-commit tag where the environment asks for one.
 
     Raises:
-        RenderError: Helm refused the values or the templates.
+        RenderError: no such environment.
     """
     env_file = ENV_DIR / f"{env}.yaml"
     if not env_file.is_file():
@@ -280,6 +276,20 @@ def server_template(
     image = _layered([SERVER_CHART_DIR / "values.yaml", env_file]).get("image") or {}
     if image.get("perCommitTag") and "image.tag" not in sets:
         sets["image.tag"] = commit_tag()
+    return ["-f", str(env_file), *set_args(sets)]
+
+
+def server_template(
+    env: str,
+    sets: Mapping[str, SetValue] | None = None,
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+) -> str:
+    """``helm template`` of the feature server chart in ``env`` (``server_values_args``).
+
+    Raises:
+        RenderError: Helm refused the values or the templates.
+    """
     command = [
         str(helm()),
         "template",
@@ -289,9 +299,7 @@ def server_template(
         namespace,
         "--kube-version",
         KUBE_VERSION,
-        "-f",
-        str(env_file),
-        *set_args(sets),
+        *server_values_args(env, sets),
     ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
     if result.returncode != 0:

@@ -323,3 +323,33 @@ def test_check_upgrade_compares_with_the_deployed_release_and_its_snapshots(
     assert from_snapshot.exit_code == 1 and "BREAKING  payment_card_v0" in from_snapshot.output
     unused = runner.invoke(main, ["check-upgrade", "payment_features", "--target", "k8s"])
     assert unused.exit_code == 2 and "--running or --savepoint" in unused.output
+
+
+@pytest.mark.usefixtures("no_cluster")
+def test_deploy_the_feature_server_dry_run_diffs_against_its_golden() -> None:
+    digest = f"image.digest={render.GOLDEN_DIGEST}"
+    out = _run("deploy", "feature-server", "--env", "prod", "--dry-run", "--set", digest).output
+    assert "$ helm upgrade --install featurestream-feature-server deploy/helm/feature-server" in out
+    assert "-f deploy/helm/env/prod.yaml" in out and f"--set-string {digest}" in out
+    kinds = sorted(r["kind"] for r in _resources(out))
+    assert kinds == [
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "PodMonitor",
+        "Service",
+    ]
+    assert "deploy/helm/golden/feature-server.prod.yaml" in out
+    assert "# no changes" in out
+    changed = _run(
+        "deploy",
+        "feature-server",
+        "--env",
+        "prod",
+        "--dry-run",
+        "--set",
+        digest,
+        "--set",
+        "server.redisPool=64",
+    ).output
+    assert "-            - --redis-pool=32\n+            - --redis-pool=64" in changed
