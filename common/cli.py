@@ -679,7 +679,86 @@ def train(
     except (training.TrainingError, ArtifactError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(training.summary_line(metrics))
-    click.echo(f"wrote {output}/model.skops, contract.json, metrics.json")
+    click.echo(f"wrote {output}/model.skops, contract.json, metrics.json, profile.json")
+
+
+@main.command("quality")
+@click.argument("model")
+@click.option(
+    "--model-path",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="The trained artefact's directory (its profile.json is the baseline).",
+)
+@click.option("--version", type=int, help="Contract version (default: the highest).")
+@click.option(
+    "--sample", type=click.IntRange(1), default=10_000, show_default=True, help="Vectors per view."
+)
+@click.option("--psi-threshold", type=click.FloatRange(0), default=0.25, show_default=True)
+@click.option(
+    "--null-rise",
+    type=click.FloatRange(0, 1),
+    default=0.1,
+    show_default=True,
+    help="A breach when a feature's null rate exceeds the training one by more than this.",
+)
+@click.option("--redis-url", help="The online store (default: the local stack's Redis).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of the table.")
+def quality(
+    model: str,
+    model_path: Path,
+    version: int | None,
+    redis_url: str | None,
+    sample: int,
+    psi_threshold: float,
+    null_rise: float,
+    as_json: bool,
+) -> None:
+    """MODEL's stored features now against the rows it was trained on: null rate and PSI per
+    feature (common/models/profile.py). Exit 2 when a feature breaches a threshold."""
+    from dataclasses import asdict
+
+    import redis
+
+    from common.models import quality as checks
+    from common.online_store import OnlineStore
+
+    contract = _contract(model, version)
+    url = redis_url or _config().redis_url
+    try:
+        drifts, sampled = checks.check(
+            OnlineStore(redis.Redis.from_url(url, decode_responses=True)),
+            contract,
+            model_path,
+            limit=sample,
+            psi_threshold=psi_threshold,
+            null_rise=null_rise,
+        )
+    except checks.QualityError as exc:
+        raise click.ClickException(str(exc)) from exc
+    breached = [d for d in drifts if d.breaches]
+    if as_json:
+        document = {"sampled": sampled, "features": [asdict(d) for d in drifts]}
+        click.echo(json.dumps(document, indent=2))
+    else:
+        views = ", ".join(f"{view} {count:,}" for view, count in sampled.items())
+        click.echo(f"{contract.qualified_name}: vectors sampled per view: {views}")
+        click.echo(f"{'feature':<32} {'nulls (train)':>15} {'nulls':>7} {'PSI':>7}  verdict")
+
+        def rate(value: float | None) -> str:
+            return "-" if value is None else f"{value:.1%}"
+
+        for d in drifts:
+            value = "-" if d.psi is None else f"{d.psi:.3f}"
+            verdict = "; ".join(d.breaches) or "ok"
+            click.echo(
+                f"{d.feature:<32} {rate(d.baseline_null_rate):>15} {rate(d.null_rate):>7} "
+                f"{value:>7}  {verdict}"
+            )
+    if breached:
+        names = ", ".join(d.feature for d in breached)
+        click.echo(f"drift in {len(breached)} feature(s): {names}", err=True)
+        raise SystemExit(2)
 
 
 @main.command("score")

@@ -98,6 +98,21 @@ class OnlineStore:
             _vector(key, raw) for (_, _, key), raw in zip(wanted, pipeline.execute(), strict=True)
         ]
 
+    def sample(
+        self, view: str, version: int, fields: Sequence[str], limit: int
+    ) -> list[list[str | None]]:
+        """``fields`` of up to ``limit`` stored vectors of a view (Redis' SCAN order: a spread
+        over the keyspace, not the newest), one list per vector."""
+        keys = []
+        for key in self._client.scan_iter(match=f"{redis_key(view, version, '')}*", count=1000):
+            keys.append(key)
+            if len(keys) >= limit:
+                break
+        pipeline = self._client.pipeline(transaction=False)
+        for key in keys:
+            pipeline.hmget(key, list(fields))
+        return list(pipeline.execute())
+
     def ping(self) -> bool:
         """Whether Redis answers."""
         return bool(self._client.ping())

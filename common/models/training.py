@@ -13,7 +13,8 @@
    raw input that ranks best on the training rows. Without labels (``trade_anomaly``), an
    ``IsolationForest`` whose score is the anomaly score; no AUC then, only the held-out score
    distribution.
-5. ``model.skops``, ``contract.json`` (``common.models.artifact``) and ``metrics.json``.
+5. ``model.skops``, ``contract.json`` (``common.models.artifact``), ``metrics.json`` and
+   ``profile.json`` (each input's distribution on the training part: ``common.models.profile``).
 
 The model is fitted on the training part only, so the reported AUC is that of the shipped model.
 """
@@ -44,6 +45,7 @@ from common.models.artifact import (
     save_artifact,
 )
 from common.models.contract import ModelContract
+from common.models.profile import PROFILE_FILE, feature_profile
 
 DEFAULT_TEST_FRACTION = 0.25
 DEFAULT_LABEL_COLUMN = "is_fraud"
@@ -270,6 +272,21 @@ def train(
         metrics["estimator"] = "IsolationForest"
         metrics["score"] = "anomaly score (-score_samples): in (0, 1], higher is more unusual"
     metrics.update(measured)
+    # What the model was fitted on, for `featurestream quality` (train_files writes it apart).
+    metrics["profile"] = {
+        "model": contract.name,
+        "version": contract.version,
+        "rows": int(split.train.sum()),
+        "features": {
+            i.name: feature_profile(
+                pd.to_numeric(features.loc[split.train, i.name], errors="coerce")
+                .astype("float64")
+                .tolist()
+            )
+            for i in contract.inputs
+            if i.type != "string"  # categories have no bins (not profiled)
+        },
+    }
     return model, metrics
 
 
@@ -305,6 +322,9 @@ def train_files(
         output, contract, model, {"estimator": metrics["estimator"], "score": metrics["score"]}
     )
     metrics["artifact_sha256"] = sha256_of(model_path)
+    (output / PROFILE_FILE).write_text(
+        json.dumps(_finite(metrics.pop("profile")), indent=1) + "\n", encoding="utf-8"
+    )
     (output / METRICS_FILE).write_text(
         json.dumps(_finite(metrics), indent=2) + "\n", encoding="utf-8"
     )
