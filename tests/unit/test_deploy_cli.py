@@ -337,6 +337,7 @@ def test_deploy_the_feature_server_dry_run_diffs_against_its_golden() -> None:
         "HorizontalPodAutoscaler",
         "PodDisruptionBudget",
         "PodMonitor",
+        "PrometheusRule",
         "Service",
     ]
     assert "deploy/helm/golden/feature-server.prod.yaml" in out

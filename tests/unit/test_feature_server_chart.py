@@ -7,12 +7,14 @@ Needs the pinned helm and kubeconform (built on first use; ``make setup`` does i
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from common.cli import main
@@ -21,6 +23,7 @@ from common.deploy import crd_schema, render
 from common.local import tools
 
 ENVS = render.environments()
+PROMTOOL_TESTS = Path(__file__).parent / "promtool"
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +84,9 @@ def test_kubeconform_strict_accepts_every_render_and_rejects_an_unknown_field(
         files[-1].write_text(text)
     result = _kubeconform(files, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    # Deployment, Service, HorizontalPodAutoscaler, PodDisruptionBudget, PodMonitor per env.
-    assert f"Valid: {5 * len(ENVS)}, Invalid: 0" in result.stdout
+    # Deployment, Service, HorizontalPodAutoscaler, PodDisruptionBudget, PodMonitor and
+    # PrometheusRule per env.
+    assert f"Valid: {6 * len(ENVS)}, Invalid: 0" in result.stdout
 
     broken = tmp_path / "broken.yaml"
     broken.write_text(rendered["prod"].replace("  minAvailable: 1\n", "  minAvailabel: 1\n"))
@@ -149,3 +153,49 @@ def test_goldens_are_committed_and_current() -> None:
     for env in ENVS:
         assert render.committed_golden(render.SERVER, env) is not None
     assert not [p for p in render.stale_generated_files() if render.SERVER in p.name]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_alerts_pass_promtool_and_fire_when_they_should(
+    rendered: dict[str, str], env: str, tmp_path: Path
+) -> None:
+    promtool = tools.ensure(load_stack_config().cache_dir, "promtool")
+    spec = _kind(rendered[env], "PrometheusRule")["spec"]
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(spec))
+    shutil.copy(PROMTOOL_TESTS / "feature-server.test.yaml", tmp_path)
+    checked = subprocess.run(
+        [str(promtool), "check", "rules", "rules.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tested = subprocess.run(
+        [str(promtool), "test", "rules", "feature-server.test.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    # A broken objective (the p99 compared with 0.5 s) must fail the rule tests.
+    broken = _kind(
+        render.server_template(env, {**render.golden_sets(env), "slo.latencyP99Seconds": "0.5"}),
+        "PrometheusRule",
+    )["spec"]
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(broken))
+    retested = subprocess.run(
+        [str(promtool), "test", "rules", "feature-server.test.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert retested.returncode != 0
+
+
+def test_every_alert_has_a_runbook_entry_in_the_readme(rendered: dict[str, str]) -> None:
+    readme = (render.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    for group in _kind(rendered["prod"], "PrometheusRule")["spec"]["groups"]:
+        for rule in group["rules"]:
+            if "alert" in rule:
+                anchor = rule["annotations"]["runbook_url"].rsplit("#", 1)[1]
+                assert f'<a id="{anchor}"></a>' in readme, anchor
