@@ -54,6 +54,12 @@ class StackConfig(BaseSettings):
     zookeeper_port: int = Field(
         12181, description="ZooKeeper client port (the Flink cluster's high availability)."
     )
+    flink_jobmanager_metrics_port: int = Field(
+        18249, description="The JobManager's Prometheus reporter (`metrics.reporter.prom.port`)."
+    )
+    flink_taskmanager_metrics_port: int = Field(
+        18250, description="The TaskManager's Prometheus reporter (`metrics.reporter.prom.port`)."
+    )
     flink_taskmanager_slots: int = Field(
         4, description="Slots of the one TaskManager (`taskmanager.numberOfTaskSlots`)."
     )
@@ -79,6 +85,14 @@ class StackConfig(BaseSettings):
     def flink_rest_url(self) -> str:
         """Base URL of the Flink REST API."""
         return f"http://{self.host}:{self.flink_rest_port}"
+
+    @property
+    def flink_metrics_urls(self) -> tuple[str, str]:
+        """The Prometheus endpoints of the JobManager and of the TaskManager."""
+        return (
+            f"http://{self.host}:{self.flink_jobmanager_metrics_port}/metrics",
+            f"http://{self.host}:{self.flink_taskmanager_metrics_port}/metrics",
+        )
 
 
 def load_stack_config(**overrides: Any) -> StackConfig:

@@ -25,6 +25,8 @@ PORT_FIELDS = (
     "flink_rest_port",
     "flink_rpc_port",
     "zookeeper_port",
+    "flink_jobmanager_metrics_port",
+    "flink_taskmanager_metrics_port",
 )
 
 

@@ -275,6 +275,9 @@ def _redis_health(config: StackConfig) -> str | None:
 # --- Flink ---------------------------------------------------------------------------------------
 
 
+PROMETHEUS_REPORTER_FACTORY = "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
+
+
 def pyflink_home() -> Path:
     """The Flink distribution bundled in the installed PyFlink wheel."""
     import pyflink
@@ -334,6 +337,14 @@ def flink_settings(config: StackConfig) -> dict[str, Any]:
         # Python UDF workers use the project's venv interpreter.
         "python.executable": sys.executable,
         "python.client.executable": sys.executable,
+        # Metrics as deployed (the chart's reporter): Flink's Prometheus reporter, a plugin of
+        # the distribution (plugins/metrics-prometheus). Each process gets its own fixed port
+        # (`-D` at start, `_prepare_flink`), so a scraper knows whose endpoint it reads; a
+        # shared range would hand the ports out in start order, and two stacks' processes
+        # could interleave in it (decision 72).
+        "metrics.reporter.prom.factory.class": PROMETHEUS_REPORTER_FACTORY,
+        # The reporter has no bind-address option: it listens on every interface.
+        "metrics.reporter.prom.port": str(config.flink_jobmanager_metrics_port),
     }
 
 
@@ -363,20 +374,37 @@ def _prepare_flink(config: StackConfig) -> list[ProcessSpec]:
     ]
     for jar in jars:
         (dirs["lib"] / jar.name).symlink_to(jar)
+    if not (home / "plugins" / "metrics-prometheus").is_dir():
+        raise PartError(f"no plugins/metrics-prometheus in the Flink distribution at {home}")
     env = flink_env(config)
     bin_dir = home / "bin"
     return [
         ProcessSpec(
             "flink-jobmanager",
-            ["bash", str(bin_dir / "jobmanager.sh"), "start-foreground"],
+            [
+                "bash",
+                str(bin_dir / "jobmanager.sh"),
+                "start-foreground",
+                *_metrics_port(config.flink_jobmanager_metrics_port),
+            ],
             env=env,
         ),
         ProcessSpec(
             "flink-taskmanager",
-            ["bash", str(bin_dir / "taskmanager.sh"), "start-foreground"],
+            [
+                "bash",
+                str(bin_dir / "taskmanager.sh"),
+                "start-foreground",
+                *_metrics_port(config.flink_taskmanager_metrics_port),
+            ],
             env=env,
         ),
     ]
+
+
+def _metrics_port(port: int) -> list[str]:
+    """The dynamic property that gives one Flink process its own reporter port."""
+    return ["-D", f"metrics.reporter.prom.port={port}"]
 
 
 def _flink_health(config: StackConfig) -> str | None:
@@ -476,7 +504,12 @@ PARTS: tuple[Part, ...] = (
     ),
     Part(
         name="flink",
-        ports=(Port("flink_rest_port", "Flink REST"), Port("flink_rpc_port", "Flink RPC")),
+        ports=(
+            Port("flink_rest_port", "Flink REST"),
+            Port("flink_rpc_port", "Flink RPC"),
+            Port("flink_jobmanager_metrics_port", "Flink JobManager metrics"),
+            Port("flink_taskmanager_metrics_port", "Flink TaskManager metrics"),
+        ),
         address=lambda c: c.flink_rest_url,
         prepare=_prepare_flink,
         health=_flink_health,
