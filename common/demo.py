@@ -4,8 +4,8 @@ Run as ``python -m common.demo``: brings up the stack, registers the schemas, tr
 ``payment_fraud`` model once (``common.demo_models``), starts ``payment_features``,
 ``trade_features``, ``inference_requests`` and ``model_scoring`` (left running), produces trades
 and payments at a steady rate (event time = wall clock, a share malformed) while it tails the
-scored payments, then prints live feature vectors from the Redis online store and each job's
-dead-letter count.
+scored payments, then prints live feature vectors from the Redis online store, each job's
+dead-letter count and each view's freshness as its job reports it (``common.runtime.metrics``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from common.generate.runner import generate_events, produce
 from common.kafka import end_offsets, read_topic
 from common.local import flink_client, progress, stack
 from common.online_store import OnlineStore
-from common.runtime import catalog, launch
+from common.runtime import catalog, launch, locks, metrics
 from common.runtime.launch import RunOptions
 
 # Four jobs share the 2 cores with the stack and the generators: at 1,000 or 500 events/s of
@@ -168,6 +168,28 @@ def _dead_letters(config: StackConfig) -> None:
         print(f"dead letters of {name}: {sum(reasons.values()):,} ({detail})")
 
 
+def _freshness(config: StackConfig, job_ids: dict[str, str]) -> None:
+    """Each view's freshness as its job reports it (the Prometheus reporters, as deployed)."""
+    try:
+        samples = metrics.scrape(config.flink_metrics_urls)
+    except metrics.MetricsError as exc:
+        print(f"freshness: metrics unavailable ({exc}); `make down` then `make demo` restarts")
+        return
+    print("freshness (wall clock - event time when a view releases a row; p99 of its last 1024):")
+    for name in [*catalog.job_names(), "inference_requests"]:
+        job = catalog.load_runnable(name)
+        windows = metrics.windows_of_lock(locks.read_lock(name) or {})
+        found = metrics.job_metrics(samples, job.dashed, windows, job_ids.get(name))
+        for view_name, view in found.views.items():
+            last = "-" if view.emit_lag_ms is None else f"{view.emit_lag_ms / 1000:.1f} s"
+            p99 = "-" if view.emit_lag_p99_ms is None else f"{view.emit_lag_p99_ms / 1000:.1f} s"
+            print(
+                f"  {name:<20} {view_name:<28} last {last:>7}  p99 {p99:>7}  "
+                f"{view.rows_emitted:>7,} rows"
+            )
+    print("  (`featurestream status <job>`: the same against the job's objectives)")
+
+
 def _wait_for_rows(config: StackConfig, timeout_s: float = 120.0) -> None:
     """Until every view's topic has feature rows (the first checkpoint commits them)."""
     deadline = time.monotonic() + timeout_s
@@ -241,6 +263,8 @@ def main() -> int:
     _show_online_vectors(config, seed, since_ms)
     print()
     _dead_letters(config)
+    print()
+    _freshness(config, job_ids)
     print()
     for row in stack.status(config):
         print(f"{row.name:<9} {row.state:<9} {row.address}")
