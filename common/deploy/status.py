@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -91,7 +91,6 @@ class JobStatus:
     metrics: metrics.JobMetrics | None = None
     metrics_error: str | None = None
     objectives: tuple[Objective, ...] = ()
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def exit_code(self) -> int:
@@ -376,8 +375,8 @@ def local_status(
         )
     except metrics.MetricsError as exc:
         metrics_error = (
-            f"{exc} (a stack started before its reporters were configured: "
-            "`featurestream local down` and `up`)"
+            f"{exc} (a stack started before it had reporters needs `featurestream local "
+            "down` and `up`)"
         )
     return JobStatus(
         job=job.name,

@@ -173,17 +173,27 @@ def test_freshness_metric_matches_output_lag_and_status(
                 metrics.scrape(config.flink_metrics_urls), job.dashed, windows, job_id
             )
 
+        polls: list[metrics.JobMetrics] = []
+
         def consumed_all_released() -> bool:
+            """Every record read, nothing more released since the last poll, and every row
+            released at the consumer."""
             found = job_metrics()
+            polls.append(found)
+            if found.records_read < summary.records or len(polls) < 2:
+                return False
+            before = polls[-2].views
             return len(found.views) == len(topics) and all(
                 found.views[name].rows_emitted >= WINDOW
+                and name in before
+                and before[name].rows_emitted == found.views[name].rows_emitted
                 and consumer is not None
                 and consumer.count(topic) == found.views[name].rows_emitted
                 for name, topic in topics.items()
             )
 
         _wait_for("every released row at the consumer", consumed_all_released)
-        reported = job_metrics()
+        reported = polls[-1]  # the scrape that matched the rows consumed
         consumer.stop()
         arrivals = list(consumer.arrivals)
 
@@ -191,7 +201,9 @@ def test_freshness_metric_matches_output_lag_and_status(
         for name, topic in topics.items():
             view = reported.views[name]
             assert view.emit_lag_p99_ms is not None
-            measured = p99(_lags_of_newest(config, [a for a in arrivals if a.topic == topic]))
+            # A row released after that scrape (none should be) is not in its histogram.
+            rows = [a for a in arrivals if a.topic == topic][: view.rows_emitted]
+            measured = p99(_lags_of_newest(config, rows))
             upper = view.emit_lag_p99_ms + CHECKPOINT_INTERVAL_MS + checkpoint_ms + UPPER_SLACK_MS
             print(
                 f"{name}: reported p99 {view.emit_lag_p99_ms:.0f} ms, last {view.emit_lag_ms} ms;"
