@@ -8,28 +8,24 @@ restart, and a 3 s SIGSTOP of Redis; every response is recorded.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
 
 from common.config import StackConfig
 from common.online_store import OnlineStore
-from tests.conftest import free_ports
 from tests.faults.harness import kill9, restart, suspend, wait_for
+from tests.feature_server import running_server
 
 pytestmark = pytest.mark.faults
 
-ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_MS = 250
 CARDS = 50
 
@@ -65,37 +61,10 @@ def _client(url: str, cards: list[str], calls: Calls) -> None:
 
 @pytest.fixture
 def server(stack_config: StackConfig) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    (port,) = free_ports(1)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "common.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--timeout-ms",
-            str(TIMEOUT_MS),
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for("the feature server to be ready", ready, timeout_s=120)
-        yield url, process
-    finally:
-        process.kill()
-        process.wait()
+    with running_server(
+        "--timeout-ms", str(TIMEOUT_MS), "--no-access-log", stderr=subprocess.DEVNULL
+    ) as served:
+        yield served
 
 
 def test_redis_killed_and_frozen_gives_prompt_503s_then_serving_resumes(

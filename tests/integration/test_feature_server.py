@@ -7,15 +7,12 @@ aside, which moves with the clock). Also its errors, readiness, metrics and grac
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,58 +24,23 @@ from common.models.serving import model_vector, stored_vector_json
 from common.online_store import OnlineStore
 from common.runtime.catalog import load_job
 from jobs.inference_requests.models import PAYMENT_FRAUD
-from tests.conftest import free_ports
+from tests.feature_server import running_server
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 NOW_MS = int(time.time() * 1000)
 CARD_VIEW: FeatureView = next(
     v for v in load_job("payment_features").views if v.name == "payment_card"
 )
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"featurestream serve exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)  # polling a condition (the server answering), not a fixed wait
-    raise AssertionError("the feature server did not become ready")
-
-
 @pytest.fixture(scope="module")
 def served(stack_config: StackConfig) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    (port,) = free_ports(1)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "common.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--drain-seconds",
-            "0.2",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,  # the access log
-        stderr=subprocess.PIPE,
-        env=os.environ.copy(),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, process)
-        yield url, process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
+    # stdout: the access log (read by the shutdown test).
+    with running_server(
+        "--drain-seconds", "0.2", stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
