@@ -108,3 +108,79 @@ def reference_rows(view: FeatureView, events: Iterable[Mapping[str, Any]]) -> li
     )
     names = [d[0] for d in result.description]
     return [dict(zip(names, values, strict=True)) for values in result.fetchall()]
+
+
+def _read_time_sql(feature: Feature, lookback_ms: int) -> str:
+    """One feature at the read time ``r._at`` over the joined events ``e`` of the key."""
+    held = "e.event_ts <= r._at"
+    if isinstance(feature, WindowedAggregate):
+        millis = round(feature.window_length.total_seconds() * 1000)
+        where = f"FILTER (WHERE {held} AND e.event_ts >= r._at - INTERVAL {millis} MILLISECOND)"
+        expr = feature.expression
+        if isinstance(feature, Count):
+            return f"COUNT({expr or 'e.event_id'}) {where}"
+        if isinstance(feature, Sum):
+            return f"SUM({expr}) {where}"
+        if isinstance(feature, Avg):
+            return f"AVG(CAST({expr} AS DOUBLE)) {where}"
+        if isinstance(feature, Min):
+            return f"MIN({expr}) {where}"
+        if isinstance(feature, Max):
+            return f"MAX({expr}) {where}"
+        if isinstance(feature, StddevPop):
+            return f"STDDEV_POP(CAST({expr} AS DOUBLE)) {where}"
+        if isinstance(feature, DistinctCount):
+            return f"COUNT(DISTINCT {expr}) {where}"
+    if isinstance(feature, SecondsSincePrev):
+        latest = f"MAX(e.event_ts) FILTER (WHERE {held})"
+        return (
+            f"CASE WHEN epoch_ms(r._at) - epoch_ms({latest}) <= {lookback_ms} "
+            f"THEN (epoch_ms(r._at) - epoch_ms({latest})) / 1000.0 END"
+        )
+    if isinstance(feature, Last):
+        return f"arg_max({feature.expression}, (e.event_ts, e.event_id)) FILTER (WHERE {held})"
+    raise TypeError(f"no reference for {type(feature).__name__}")
+
+
+def reference_at(
+    view: FeatureView, events: Iterable[Mapping[str, Any]], reads: Iterable[tuple[str, int]]
+) -> list[dict[str, Any]]:
+    """The view's features for each ``(entity key, read time ms)``, for a virtual event at that
+    time: ``T - w <= t' <= T`` for windows, ``T`` minus the latest ``t' <= T`` for
+    ``seconds_since_prev`` (the read-time rule of ``common.features.read_time``), written
+    independently as DuckDB aggregates with ``FILTER``. Rows in ``reads`` order, each with
+    ``key``, ``at`` and the output features."""
+    wanted = [{"_n": n, "_key": key, "_at_ms": at} for n, (key, at) in enumerate(reads)]
+    if not wanted:
+        return []
+    rows = list(events)
+    source = view.source
+    key = view.entity.key
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("reads_arrow", pa.Table.from_pylist(wanted))
+    con.execute("CREATE TABLE r AS SELECT *, make_timestamp(_at_ms * 1000) AS _at FROM reads_arrow")
+    if rows:
+        con.register("raw_arrow", pa.Table.from_pylist(rows))
+        con.execute(
+            f"CREATE TABLE e AS SELECT *, {source.id_column} AS event_id, "
+            f"make_timestamp({source.event_time} * 1000) AS event_ts FROM raw_arrow"
+        )
+    else:
+        raise ValueError("reference_at needs the source's events (their columns define e)")
+    aggregates = [f for f in view.features if not isinstance(f, Derived)]
+    lookback_ms = round(view.last_event_retention.total_seconds() * 1000)
+    select = ", ".join(f"{_read_time_sql(f, lookback_ms)} AS {f.name}" for f in aggregates)
+    con.execute(
+        f"CREATE TABLE aggregated AS SELECT r._n, r._key, r._at_ms, {select} "
+        f"FROM r LEFT JOIN e ON e.{key} = r._key GROUP BY r._n, r._key, r._at_ms, r._at"
+    )
+    outputs = [
+        f"{f.expression} AS {f.name}" if isinstance(f, Derived) else f.name
+        for f in view.output_features
+    ]
+    result = con.execute(
+        f"SELECT _key AS key, _at_ms AS at, {', '.join(outputs)} FROM aggregated ORDER BY _n"
+    )
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, values, strict=True)) for values in result.fetchall()]

@@ -17,6 +17,7 @@ from typing import Any
 
 from common.features.columns import feature_kind
 from common.features.definitions import FeatureView
+from common.features.read_time import read_time_spec
 from common.models import catalog as models
 from common.models.contract import EVENT, ModelContract
 from common.models.serving import avro_type_of_kind
@@ -62,6 +63,7 @@ def _view(view: FeatureView) -> dict[str, Any]:
             {"name": f.name, "type": avro_type_of_kind(feature_kind(view, f))}
             for f in view.output_features
         ],
+        "read_time": read_time_spec(view),
     }
 
 

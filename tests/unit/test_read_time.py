@@ -1,0 +1,211 @@
+"""Read-time features (``common.features.read_time``) against the independent DuckDB reference
+evaluated at the read time, on days of generated history with hand-placed window edges.
+
+Each key's log is what the job leaves in Redis: its events down to its newest event time minus
+the retention. Read times: at the newest event and its same-time peers, exactly one window after
+an event (the event still inside) and 1 ms later (outside), hours and days after the last event,
+inside windows between events, and unknown keys.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from common.features import FeatureView
+from common.features.definitions import DefinitionError
+from common.features.expressions import evaluate as evaluate_expression
+from common.features.expressions import parse
+from common.features.read_time import LoggedEvent, evaluate, read_time_spec
+from common.features.spec import input_columns
+from common.generate.runner import generate_events
+from jobs.payment_features.features import PAYMENT_CARD, PAYMENT_MERCHANT
+from jobs.trade_features.features import TRADE_ACCOUNT, TRADE_SYMBOL
+from tests.feature_reference import reference_at
+from tests.integration.feature_checks import TOLERANCE
+from tests.integration.history import D, H, M, history
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _trades() -> list[dict[str, Any]]:
+    return [
+        e.record
+        for e in generate_events("trades", 4_000, seed=5, start=T0, disorder_ms=1_500, rate=0.02)
+    ]
+
+
+def _input_values(view: FeatureView, record: dict[str, Any]) -> tuple[Any, ...]:
+    """The job's ``in_<n>`` values of one event, computed here without Flink for the few
+    expression shapes these views use (bare columns and the trade views' casts)."""
+    values = []
+    for column in input_columns(view):
+        expression = column.expression
+        if expression.startswith("`"):
+            value = record[expression.strip("`")]
+        elif expression.startswith("CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE)"):
+            value = float(record["price"]) * float(record["quantity"])
+        elif expression.startswith("CAST(CASE WHEN side"):
+            value = float(record["quantity"]) if record["side"] == "BUY" else 0.0
+        elif expression.startswith("CAST(CAST(quantity"):
+            value = float(record["quantity"])
+        elif expression.startswith("CAST(CAST(price"):
+            value = float(record["price"])
+        elif expression.startswith("CAST(") and expression.endswith("AS STRING)"):
+            value = str(record[expression[5:].split(" ")[0].strip("`")])
+        else:
+            raise AssertionError(f"no stand-in for {expression!r}")
+        if column.kind == "DOUBLE" and value is not None:
+            value = float(value)
+        values.append(value)
+    return tuple(values)
+
+
+def _logs(view: FeatureView, records: list[dict[str, Any]]) -> dict[str, list[LoggedEvent]]:
+    """Per key, what the log holds after every event: down to the newest minus the retention,
+    and the latest event before that (what ``seconds_since_prev`` and ``last`` need)."""
+    keep = read_time_spec(view)["keep_ms"]
+    by_key: dict[str, list[LoggedEvent]] = defaultdict(list)
+    source = view.source
+    for record in records:
+        by_key[record[view.entity.key]].append(
+            LoggedEvent(
+                record[source.event_time], record[source.id_column], _input_values(view, record)
+            )
+        )
+    logs = {}
+    for key, events in by_key.items():
+        events.sort(key=lambda e: (e.time_ms, e.event_id))
+        horizon = events[-1].time_ms - keep
+        older = [e for e in events if e.time_ms < horizon]
+        logs[key] = older[-1:] + [e for e in events if e.time_ms >= horizon]
+    return logs
+
+
+def _reads(
+    view: FeatureView, logs: dict[str, list[LoggedEvent]], seed: int
+) -> list[tuple[str, int]]:
+    """Read times the log can answer exactly (``T >= newest - margin``), edges first."""
+    spec = read_time_spec(view)
+    windows = sorted({a["window_ms"] for a in spec["aggregates"] if a["window_ms"]})
+    rng = random.Random(seed)
+    keys = sorted(logs)
+    chosen = [k for k in keys if "edge" in k] + rng.sample(keys, min(120, len(keys)))
+    reads: list[tuple[str, int]] = []
+    for key in chosen:
+        times = sorted({e.time_ms for e in logs[key]})
+        newest = times[-1]
+        earliest = newest - spec["margin_ms"]
+        candidates = {newest, newest - 1, earliest, newest + 1, newest + 3 * H, newest + 2 * D}
+        candidates |= {newest + 41 * D}
+        for t in times[-5:]:
+            for w in windows:
+                candidates |= {t + w, t + w + 1, t + w - 1}
+        reads += [(key, t) for t in sorted(candidates) if t >= earliest]
+    reads += [("never_seen_key", max(e.time_ms for log in logs.values() for e in log))]
+    return reads
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, float) or isinstance(b, float):
+        return math.isclose(float(a), float(b), rel_tol=TOLERANCE, abs_tol=TOLERANCE)
+    return bool(a == b)
+
+
+@pytest.mark.parametrize(
+    ("view", "source"),
+    [
+        (PAYMENT_CARD, "payments"),
+        (PAYMENT_MERCHANT, "payments"),
+        (TRADE_SYMBOL, "trades"),
+        (TRADE_ACCOUNT, "trades"),
+    ],
+    ids=lambda v: getattr(v, "name", v),
+)
+def test_read_time_features_equal_the_reference_at_the_read_time(
+    view: FeatureView, source: str
+) -> None:
+    records = history() if source == "payments" else _trades()
+    logs = _logs(view, records)
+    reads = _reads(view, logs, seed=3)
+    spec = read_time_spec(view)
+
+    expected = reference_at(view, records, reads)
+    mismatches = []
+    for (key, at), want in zip(reads, expected, strict=True):
+        got = evaluate(spec, logs.get(key, []), at)
+        assert not got.too_early
+        for name, value in got.features.items():
+            if not _same(value, want[name]):
+                mismatches.append((key, at, name, value, want[name]))
+    assert mismatches == [], f"{len(mismatches)} of {len(reads)} reads differ: {mismatches[:5]}"
+    # The data reaches every edge: empty windows, a dormant key's since-prev days later.
+    features = [evaluate(spec, logs.get(k, []), t).features for k, t in reads]
+    counts = [f[n] for f in features for n in f if n.endswith(("_10m", "_1h", "_1m"))]
+    assert 0 in counts and max(c for c in counts if isinstance(c, int)) > 1
+
+
+def test_a_read_before_what_the_log_holds_is_too_early() -> None:
+    spec = read_time_spec(PAYMENT_CARD)
+    log = [LoggedEvent(10 * D, "a", (100, "m1", "US"))]
+    late = evaluate(spec, log, 10 * D - spec["margin_ms"])
+    early = evaluate(spec, log, 10 * D - spec["margin_ms"] - 1)
+
+    assert not late.too_early and late.features["card_txn_count_24h"] == 0
+    assert early.too_early and set(early.features.values()) == {None}
+
+
+def test_unknown_keys_read_as_an_empty_history() -> None:
+    got = evaluate(read_time_spec(PAYMENT_CARD), [], 10 * D)
+
+    assert not got.found and got.last_event_ms is None
+    assert got.features["card_txn_count_10m"] == 0
+    assert got.features["card_distinct_merchants_24h"] == 0
+    assert got.features["card_amount_usd_sum_24h"] is None
+    assert got.features["card_seconds_since_prev"] is None
+
+
+def test_last_breaks_same_time_ties_by_the_largest_event_id() -> None:
+    spec = read_time_spec(TRADE_SYMBOL)
+    log = [
+        LoggedEvent(5 * M, "t-9", (1.0, 10.0, 1.0, 10.0)),
+        LoggedEvent(5 * M, "t-10", (1.0, 20.0, 0.0, 20.0)),  # "t-9" > "t-10" as strings
+    ]
+    assert evaluate(spec, log, 6 * M).features["sym_last_price"] == 10.0
+
+
+@pytest.mark.parametrize(
+    ("text", "values", "expected"),
+    [
+        ("a / NULLIF(b, 0E0)", {"a": 3.0, "b": 0.0}, None),
+        ("a / NULLIF(b, 0E0)", {"a": 3.0, "b": 2.0}, 1.5),
+        ("-a + 2 * `b`", {"a": 1.0, "b": 4.0}, 7.0),
+        ("COALESCE(a, b, 1)", {"a": None, "b": None}, 1.0),
+        ("ABS(CAST(a AS DOUBLE) - b)", {"a": 1.0, "b": 4.0}, 3.0),
+        ("a * b", {"a": None, "b": 4.0}, None),
+        ("a / b", {"a": -1.0, "b": 0.0}, -math.inf),
+    ],
+)
+def test_expressions(text: str, values: dict[str, float | None], expected: float | None) -> None:
+    assert evaluate_expression(parse(text), values) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("n / m", "both sides of '/' are integers"),
+        ("CASE WHEN a > 0 THEN 1 ELSE 0 END", "cannot read"),
+        ("a +", "unexpected"),
+        ("LOG(a)", "unexpected"),
+    ],
+)
+def test_expressions_outside_the_subset_are_refused(text: str, message: str) -> None:
+    with pytest.raises(DefinitionError, match=message):
+        parse(text, frozenset({"n", "m"}))
