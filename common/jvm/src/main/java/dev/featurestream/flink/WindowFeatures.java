@@ -41,7 +41,8 @@ import java.util.function.LongSupplier;
  * <p>SQL: {@code SELECT * FROM fs_window_<view>_v<N>(input => TABLE t PARTITION BY key,
  * on_time => DESCRIPTOR(event_time), uid => '<view>_v<N>')}. Output: the key, the event id, the
  * spec's carried columns, one column per aggregate (types derived from the spec and the input
- * columns), then the event time.
+ * columns), with {@code "emit_inputs": true} the event's own input values ({@code in_0}, ...,
+ * canonically typed; null on reject rows), the reject columns, then the event time.
  *
  * <p>Semantics (exact, independent of arrival order): for an event at time {@code t}, a window
  * {@code w} covers the key's events with {@code t - w <= t' <= t}, same-time peers included.
@@ -253,11 +254,15 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
     }
 
     private DataType outputType(CallContext call) {
-        WindowSpec s = spec();
         DataType input =
                 call.getTableSemantics(0)
                         .map(TableSemantics::dataType)
                         .orElse(call.getArgumentDataTypes().get(0));
+        return outputType(spec(), input);
+    }
+
+    /** The output row type of {@code s} over an input table of type {@code input}. */
+    static DataType outputType(WindowSpec s, DataType input) {
         List<String> names = DataType.getFieldNames(input);
         List<DataType> types = DataType.getFieldDataTypes(input);
         List<DataTypes.Field> fields = new ArrayList<>();
@@ -274,7 +279,9 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
                         "view " + s.view + ": carried column " + c + " missing from the input table "
                                 + names);
             }
-            fields.add(DataTypes.FIELD(c, carryType(s, c, types.get(pos).getLogicalType())));
+            fields.add(
+                    DataTypes.FIELD(
+                            c, canonicalType(s, "carried", c, types.get(pos).getLogicalType())));
         }
         for (WindowSpec.Agg a : s.aggs) {
             LogicalType in = null;
@@ -288,6 +295,29 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
                 in = types.get(pos).getLogicalType();
             }
             fields.add(DataTypes.FIELD(a.name, aggType(s, a, in)));
+        }
+        if (s.emitInputs) {
+            // The event's own inputs, for the online store's event log (issue 17).
+            for (String column : s.inputs) {
+                int pos = names.indexOf(column);
+                if (pos < 0) {
+                    throw new ValidationException(
+                            "view " + s.view + ": input column " + column
+                                    + " missing from the input table " + names);
+                }
+                for (DataTypes.Field f : fields) {
+                    if (f.getName().equals(column)) {
+                        throw new ValidationException(
+                                "view " + s.view + ": emit_inputs: input column " + column
+                                        + " has the name of another output column");
+                    }
+                }
+                fields.add(
+                        DataTypes.FIELD(
+                                column,
+                                canonicalType(
+                                        s, "input", column, types.get(pos).getLogicalType())));
+            }
         }
         for (String column : new String[] {PARTITION_COLUMN, OFFSET_COLUMN}) {
             if (!names.contains(column)) {
@@ -328,8 +358,12 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         }
     }
 
-    /** A carried column comes out as its canonical type (integers as BIGINT, floats as DOUBLE). */
-    private static DataType carryType(WindowSpec s, String column, LogicalType in) {
+    /**
+     * A carried or emitted input column comes out as its canonical type (integers as BIGINT,
+     * floats as DOUBLE), the type of the value {@link Values#canonical} keeps.
+     */
+    private static DataType canonicalType(
+            WindowSpec s, String role, String column, LogicalType in) {
         if (in.is(LogicalTypeFamily.INTEGER_NUMERIC)) {
             return DataTypes.BIGINT();
         }
@@ -343,7 +377,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
             return DataTypes.BOOLEAN();
         }
         throw new ValidationException(
-                "view " + s.view + ": carried column " + column + " is " + in
+                "view " + s.view + ": " + role + " column " + column + " is " + in
                         + " (BIGINT/INT, DOUBLE, STRING or BOOLEAN; cast it before the call)");
     }
 
@@ -591,9 +625,11 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         acc.data = w.encode(layout().stateHash, fns());
 
         Event newest = events.get(events.size() - 1);
+        int emitted = emittedInputs(s);
         for (Event e : events) {
             int carried = s.carry.size();
-            Object[] row = new Object[1 + carried + s.aggs.length + REJECT_COLUMNS.length];
+            Object[] row =
+                    new Object[1 + carried + s.aggs.length + emitted + REJECT_COLUMNS.length];
             row[0] = e.id;
             System.arraycopy(e.values, s.inputs.size(), row, 1, carried);
             int first = 1 + carried;
@@ -607,6 +643,8 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
                     row[first + i] = output(a, w.accs[i]);
                 }
             }
+            // The released event's own inputs (canonical values, as the output type says).
+            System.arraycopy(e.values, 0, row, first + s.aggs.length, emitted);
             collect(Row.of(row));
         }
         released.inc(events.size());
@@ -678,6 +716,11 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
         acc.data = WindowAccumulators.withExpireAt(data, forgetAt);
     }
 
+    /** How many input columns each output row carries: all of them with emit_inputs, else 0. */
+    private static int emittedInputs(WindowSpec s) {
+        return s.emitInputs ? s.inputs.size() : 0;
+    }
+
     private static boolean anySpilled(WindowSpec s, WindowAccumulators w) {
         for (int i = 0; i < s.aggs.length; i++) {
             if (s.aggs[i].fn == WindowSpec.Fn.DISTINCT_COUNT && w.accs[i].spilled) {
@@ -690,7 +733,8 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
     /** The output row of an input row that cannot be folded: ids, reason, source position. */
     private static Row rejectRow(WindowSpec s, Object id, long t, long released, Row input) {
         int carried = s.carry.size();
-        Object[] row = new Object[1 + carried + s.aggs.length + REJECT_COLUMNS.length];
+        int emitted = emittedInputs(s);
+        Object[] row = new Object[1 + carried + s.aggs.length + emitted + REJECT_COLUMNS.length];
         row[0] = id == null ? "" : id.toString();
         int first = 1 + carried;
         for (int i = 0; i < s.aggs.length; i++) {
@@ -700,7 +744,7 @@ public class WindowFeatures extends ProcessTableFunction<Row> {
                 row[first + i] = 0L;
             }
         }
-        int r = first + s.aggs.length;
+        int r = first + s.aggs.length + emitted; // emitted inputs stay null on reject rows
         row[r] = LATE_AFTER_RESTORE;
         row[r + 1] =
                 "view " + s.view + ".v" + s.version + ": event time " + Instant.ofEpochMilli(t)

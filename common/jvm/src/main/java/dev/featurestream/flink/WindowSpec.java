@@ -97,6 +97,13 @@ public final class WindowSpec implements Serializable {
      * {@link #retentionMs}.
      */
     public final long lastEventRetentionMs;
+    /**
+     * Whether each feature row also carries the event's own input values ({@code in_0}, ...,
+     * after the aggregates), so the online store can keep a log of recent events that readers
+     * fold at read time (issue 17). Output only: not part of the state layout, so turning it on
+     * or off never changes what state means (a savepoint restores either way).
+     */
+    public final boolean emitInputs;
 
     private WindowSpec(
             String view,
@@ -109,7 +116,8 @@ public final class WindowSpec implements Serializable {
             Agg[] aggs,
             long[] windows,
             long retentionMs,
-            long lastEventRetentionMs) {
+            long lastEventRetentionMs,
+            boolean emitInputs) {
         this.view = view;
         this.version = version;
         this.key = key;
@@ -121,6 +129,7 @@ public final class WindowSpec implements Serializable {
         this.windows = windows;
         this.retentionMs = retentionMs;
         this.lastEventRetentionMs = lastEventRetentionMs;
+        this.emitInputs = emitInputs;
     }
 
     /** True when some aggregate needs the event history (any windowed aggregate). */
@@ -224,6 +233,11 @@ public final class WindowSpec implements Serializable {
                     "view " + view + ": last_event_retention_ms " + lastEventRetention
                             + " is missing or shorter than retention_ms " + retention);
         }
+        JsonNode emit = root.path("emit_inputs");
+        if (!emit.isMissingNode() && !emit.isNull() && !emit.isBoolean()) {
+            throw new IllegalArgumentException(
+                    "view " + view + ": emit_inputs must be true or false, got " + emit);
+        }
         return new WindowSpec(
                 view,
                 root.path("version").asInt(),
@@ -235,7 +249,8 @@ public final class WindowSpec implements Serializable {
                 aggs.toArray(new Agg[0]),
                 windows,
                 retention,
-                lastEventRetention);
+                lastEventRetention,
+                emit.asBoolean(false));
     }
 
     private static String text(JsonNode node, String field, String view) {

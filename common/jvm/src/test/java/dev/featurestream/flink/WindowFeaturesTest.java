@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.Histogram;
+import org.apache.flink.table.api.DataTypes;
+import org.apache.flink.table.types.DataType;
 import org.apache.flink.types.Row;
 import org.junit.jupiter.api.Test;
 
@@ -617,5 +619,122 @@ class WindowFeaturesTest {
         assertEquals(n, lags.getCount());
         assertEquals(WindowFeatures.EMIT_LAG_SAMPLES, lags.getStatistics().size());
         assertEquals(2 * S, lags.getStatistics().getMax(), "the hour-late rows have slid out");
+    }
+
+    // ------------------------------------------------------------------ emit_inputs
+
+    static final String EMIT_SPEC =
+            SPEC.replace("{\"spec_version\":1,", "{\"spec_version\":1,\"emit_inputs\":true,");
+
+    /** The input table of {@link #feed}'s rows, with in_0 as INT to see it widened. */
+    static final DataType INPUT =
+            DataTypes.ROW(
+                    DataTypes.FIELD("card_id", DataTypes.STRING()),
+                    DataTypes.FIELD("payment_id", DataTypes.STRING()),
+                    DataTypes.FIELD("in_0", DataTypes.INT()),
+                    DataTypes.FIELD("in_1", DataTypes.VARCHAR(20)),
+                    DataTypes.FIELD("src_partition", DataTypes.INT()),
+                    DataTypes.FIELD("src_offset", DataTypes.BIGINT()));
+
+    @Test
+    void emitInputsAddsTheInputColumnsAfterTheFeaturesCanonicallyTyped() {
+        assertTrue(WindowSpec.parse(EMIT_SPEC).emitInputs);
+        assertTrue(!WindowSpec.parse(SPEC).emitInputs, "absent means off");
+        List<String> without =
+                DataType.getFieldNames(WindowFeatures.outputType(WindowSpec.parse(SPEC), INPUT));
+        DataType with = WindowFeatures.outputType(WindowSpec.parse(EMIT_SPEC), INPUT);
+        List<String> names = DataType.getFieldNames(with);
+        List<String> expected = new ArrayList<>(without.subList(0, 1 + NAMES.length));
+        expected.add("in_0");
+        expected.add("in_1");
+        expected.addAll(without.subList(1 + NAMES.length, without.size()));
+        assertEquals(expected, names);
+        List<DataType> types = DataType.getFieldDataTypes(with);
+        assertEquals(DataTypes.BIGINT(), types.get(names.indexOf("in_0")));
+        assertEquals(DataTypes.STRING(), types.get(names.indexOf("in_1")));
+        assertEquals("reject_reason", names.get(names.indexOf("in_1") + 1));
+    }
+
+    @Test
+    void featureRowsCarryTheReleasedEventsInputsAndRejectRowsNulls() throws Exception {
+        List<Event> events =
+                List.of(
+                        new Event("k", "a", T0, 7, "m1", 0, 0),
+                        new Event("k", "c", T0 + M, 9, "m3", 0, 2),
+                        new Event("k", "b", T0 + M, 8, "m2", 0, 1));
+        PtfHarness plain = stream(SPEC, events);
+        plain.advance(Long.MAX_VALUE);
+        PtfHarness h = stream(EMIT_SPEC, events);
+        h.advance(Long.MAX_VALUE);
+        assertEquals(3, h.output.size());
+        int emitted = 1 + NAMES.length;
+        for (int i = 0; i < h.output.size(); i++) {
+            Row row = h.output.get(i);
+            Row before = plain.output.get(i);
+            Event e = events.stream().filter(x -> x.id().equals(row.getField(0))).findFirst().get();
+            // Each row its own event's values, even among peers (last_merchant is the peer's).
+            assertEquals(e.amount(), row.getField(emitted), e.id());
+            assertEquals(e.merchant(), row.getField(emitted + 1), e.id());
+            assertNull(row.getField(emitted + 2), "not a reject row");
+            for (int f = 0; f < emitted; f++) {
+                assertEquals(before.getField(f), row.getField(f), "features unchanged: " + f);
+            }
+            assertEquals(before.getArity() + 2, row.getArity());
+        }
+
+        PtfHarness restored = PtfHarness.restore(EMIT_SPEC, h);
+        feed(restored, new Event("k", "z", T0, 5, "m9", 3, 33)); // at a released time
+        restored.advance(Long.MAX_VALUE);
+        Row reject = restored.output.get(0);
+        assertNull(reject.getField(emitted));
+        assertNull(reject.getField(emitted + 1));
+        assertEquals(WindowFeatures.LATE_AFTER_RESTORE, reject.getField(emitted + 2));
+        assertEquals(33L, reject.getField(emitted + 5));
+    }
+
+    @Test
+    void emitInputsIsNotPartOfTheStateLayout() throws Exception {
+        WindowLayout without = WindowLayout.of(WindowSpec.parse(SPEC));
+        WindowLayout with = WindowLayout.of(WindowSpec.parse(EMIT_SPEC));
+        assertEquals(without.stateHash, with.stateHash);
+        assertEquals(without.v1Hash, with.v1Hash);
+        assertEquals(new String(without.json), new String(with.json));
+
+        // A savepoint written without the flag restores with it, and back, as the same state.
+        List<Event> events = timeline(13, 400);
+        List<Event> arrivals = arrival(events, 14);
+        int third = arrivals.size() / 3;
+        PtfHarness h = stream(SPEC, arrivals.subList(0, third));
+        PtfHarness on = PtfHarness.restore(EMIT_SPEC, h);
+        long max = arrivals.subList(0, third).stream().mapToLong(Event::t).max().getAsLong();
+        for (Event e : arrivals.subList(third, 2 * third)) {
+            feed(on, e);
+            max = Math.max(max, e.t());
+            on.advance(max - BOUND);
+        }
+        PtfHarness off = PtfHarness.restore(SPEC, on);
+        for (Event e : arrivals.subList(2 * third, arrivals.size())) {
+            feed(off, e);
+            max = Math.max(max, e.t());
+            off.advance(max - BOUND);
+        }
+        off.advance(Long.MAX_VALUE);
+        for (PtfHarness restored : List.of(on, off)) {
+            assertEquals(0, restored.metrics.counters.get("keysEvolved").getCount());
+            assertEquals(0, restored.metrics.counters.get("keysMigrated").getCount());
+        }
+        List<Row> all = new ArrayList<>(h.output);
+        for (Row r : on.output) {
+            // Drop the two emitted inputs: the rest is the plain row.
+            Object[] fields = new Object[r.getArity() - 2];
+            for (int i = 0, j = 0; i < r.getArity(); i++) {
+                if (i != 1 + NAMES.length && i != 2 + NAMES.length) {
+                    fields[j++] = r.getField(i);
+                }
+            }
+            all.add(Row.of(fields));
+        }
+        all.addAll(off.output);
+        assertMatches(events, all, false);
     }
 }
