@@ -49,6 +49,49 @@ type ViewSpec struct {
 	Version  int           `json:"version"`
 	Key      string        `json:"key"`
 	Features []FeatureSpec `json:"features"`
+	// ReadTime says how to evaluate the features at a read time from the key's event log
+	// (issue 17); without it the view is served as stored at its last event.
+	ReadTime *ReadTimeSpec `json:"read_time"`
+}
+
+// ReadTimeSpec is a view's read-time evaluation: its event log and every aggregate.
+type ReadTimeSpec struct {
+	EventsPrefix         string          `json:"events_prefix"`
+	KeepMs               int64           `json:"keep_ms"`
+	MarginMs             int64           `json:"margin_ms"`
+	LastEventRetentionMs *int64          `json:"last_event_retention_ms"`
+	Inputs               []LogInputSpec  `json:"inputs"`
+	Aggregates           []AggregateSpec `json:"aggregates"`
+	Derived              []DerivedSpec   `json:"derived"`
+}
+
+// LogInputSpec is one value of an event log member, in member order.
+type LogInputSpec struct {
+	Column string `json:"column"`
+	Kind   string `json:"kind"`
+}
+
+// AggregateSpec is one aggregate; Input indexes Inputs (null: the events themselves).
+type AggregateSpec struct {
+	Name     string `json:"name"`
+	Function string `json:"function"`
+	Input    *int   `json:"input"`
+	WindowMs *int64 `json:"window_ms"`
+	Kind     string `json:"kind"`
+}
+
+// DerivedSpec is a DOUBLE feature computed from aggregates.
+type DerivedSpec struct {
+	Name string    `json:"name"`
+	Expr *ExprSpec `json:"expr"`
+}
+
+// ExprSpec is an expression node: op "num" (Value), "ref" (Name) or an operator over Args.
+type ExprSpec struct {
+	Op    string      `json:"op"`
+	Args  []*ExprSpec `json:"args"`
+	Name  string      `json:"name"`
+	Value *float64    `json:"value"`
 }
 
 // FeatureSpec is one output feature of a view.
@@ -70,7 +113,9 @@ type model struct {
 
 type modelView struct {
 	ModelViewSpec
-	fields []string // the view's inputs in contract order, then event_time
+	fields []string  // the view's inputs in contract order, then event_time
+	rt     *readTime // nil: read as stored
+	slots  []int     // with rt: each input's slot among the evaluated values
 }
 
 type compiledInput struct {
@@ -81,7 +126,9 @@ type compiledInput struct {
 
 type view struct {
 	ViewSpec
-	fields []string // features in view order, then event_time, event_id
+	fields []string  // features in view order, then event_time, event_id
+	rt     *readTime // nil: read as stored
+	slots  []int     // with rt: each feature's slot among the evaluated values
 }
 
 // catalog holds the compiled plan: models by name and version, views likewise.
@@ -110,6 +157,33 @@ func compile(plan Plan) (*catalog, error) {
 		models: map[string]map[int]*model{}, latest: map[string]int{},
 		views: map[string]map[int]*view{}, vlast: map[string]int{}, list: plan.Models,
 	}
+	for _, spec := range plan.Views {
+		v := &view{ViewSpec: spec}
+		for _, f := range spec.Features {
+			if !knownTypes[f.Type] {
+				return nil, fmt.Errorf("view %s feature %s: unknown type %q", spec.Name, f.Name, f.Type)
+			}
+			v.fields = append(v.fields, f.Name)
+		}
+		v.fields = append(v.fields, "event_time", "event_id")
+		if spec.ReadTime != nil {
+			rt, err := compileReadTime(*spec.ReadTime)
+			if err != nil {
+				return nil, fmt.Errorf("view %s.v%d read_time: %w", spec.Name, spec.Version, err)
+			}
+			v.rt = rt
+			if v.slots, err = rt.slotsOf(v.fields[:len(spec.Features)]); err != nil {
+				return nil, fmt.Errorf("view %s.v%d: %w", spec.Name, spec.Version, err)
+			}
+		}
+		if c.views[spec.Name] == nil {
+			c.views[spec.Name] = map[int]*view{}
+		}
+		c.views[spec.Name][spec.Version] = v
+		if spec.Version > c.vlast[spec.Name] {
+			c.vlast[spec.Name] = spec.Version
+		}
+	}
 	for _, spec := range plan.Models {
 		m := &model{spec: spec, eventInputs: map[string]string{}}
 		index := map[string]int{}
@@ -136,7 +210,15 @@ func compile(plan Plan) (*catalog, error) {
 			m.inputs = append(m.inputs, ci)
 		}
 		for i := range m.views {
-			m.views[i].fields = append(m.views[i].fields, "event_time")
+			mv := &m.views[i]
+			if v, ok := c.views[mv.Name][mv.Version]; ok && v.rt != nil {
+				mv.rt = v.rt
+				var err error
+				if mv.slots, err = v.rt.slotsOf(mv.fields); err != nil {
+					return nil, fmt.Errorf("model %s view %s: %w", spec.Name, mv.Qualified, err)
+				}
+			}
+			mv.fields = append(mv.fields, "event_time")
 		}
 		if c.models[spec.Name] == nil {
 			c.models[spec.Name] = map[int]*model{}
@@ -144,23 +226,6 @@ func compile(plan Plan) (*catalog, error) {
 		c.models[spec.Name][spec.Version] = m
 		if spec.Version > c.latest[spec.Name] {
 			c.latest[spec.Name] = spec.Version
-		}
-	}
-	for _, spec := range plan.Views {
-		v := &view{ViewSpec: spec}
-		for _, f := range spec.Features {
-			if !knownTypes[f.Type] {
-				return nil, fmt.Errorf("view %s feature %s: unknown type %q", spec.Name, f.Name, f.Type)
-			}
-			v.fields = append(v.fields, f.Name)
-		}
-		v.fields = append(v.fields, "event_time", "event_id")
-		if c.views[spec.Name] == nil {
-			c.views[spec.Name] = map[int]*view{}
-		}
-		c.views[spec.Name][spec.Version] = v
-		if spec.Version > c.vlast[spec.Name] {
-			c.vlast[spec.Name] = spec.Version
 		}
 	}
 	return c, nil

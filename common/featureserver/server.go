@@ -121,9 +121,13 @@ func (s *server) getModel(_ http.ResponseWriter, r *http.Request) (int, []byte) 
 	if err != nil {
 		return errorBody(http.StatusNotFound, err.Error())
 	}
-	row := modelRow{keys: map[string]string{}, event: map[string]string{}}
+	read, err := parseReadAt(query.Get("as_of"), query.Get("at"), time.Now().UnixMilli())
+	if err != nil {
+		return errorBody(http.StatusBadRequest, err.Error())
+	}
+	row := modelRow{keys: map[string]string{}, event: map[string]string{}, at: read.ms}
 	for name, values := range query {
-		if name == "version" {
+		if readParams[name] {
 			continue
 		}
 		value := values[len(values)-1]
@@ -133,8 +137,11 @@ func (s *server) getModel(_ http.ResponseWriter, r *http.Request) (int, []byte) 
 			row.event[name] = value
 		}
 	}
-	return s.models(r.Context(), m, []modelRow{row}, false)
+	return s.models(r.Context(), m, []modelRow{row}, read, false)
 }
+
+// readParams are the query parameters that are neither entity keys nor event inputs.
+var readParams = map[string]bool{"version": true, "as_of": true, "at": true}
 
 func isKey(m *model, name string) bool {
 	for _, k := range m.spec.EntityKeys {
@@ -146,11 +153,23 @@ func isKey(m *model, name string) bool {
 }
 
 // batchRequest is a POST body: {"rows": [{"card_id": "...", "amount_usd_cents": 1250}, ...]}
-// for a model, {"keys": ["k1", "k2"]} for a view; "version" optional.
+// for a model, {"keys": ["k1", "k2"]} for a view; "version", "as_of" (epoch millis or ISO-8601;
+// a model row may carry its own) and "at" ("last_event") optional.
 type batchRequest struct {
 	Version int              `json:"version"`
 	Rows    []map[string]any `json:"rows"`
 	Keys    []string         `json:"keys"`
+	AsOf    any              `json:"as_of"`
+	At      string           `json:"at"`
+}
+
+// readAt is the request's read time from its "as_of" and "at".
+func (req batchRequest) readAt(nowMs int64) (readAt, error) {
+	text, _, err := scalarText(req.AsOf)
+	if err != nil {
+		return readAt{}, badf("as_of: %v", err)
+	}
+	return parseReadAt(text, req.At, nowMs)
 }
 
 func (s *server) decode(r *http.Request) (batchRequest, error) {
@@ -185,13 +204,30 @@ func (s *server) postModel(_ http.ResponseWriter, r *http.Request) (int, []byte)
 	if len(req.Rows) == 0 || len(req.Rows) > s.maxBatch {
 		return errorBody(http.StatusBadRequest, fmt.Sprintf("\"rows\" must hold 1 to %d lookups, not %d", s.maxBatch, len(req.Rows)))
 	}
+	now := time.Now().UnixMilli()
+	read, err := req.readAt(now)
+	if err != nil {
+		return errorBody(http.StatusBadRequest, err.Error())
+	}
 	rows := make([]modelRow, len(req.Rows))
 	for i, fields := range req.Rows {
-		row := modelRow{keys: map[string]string{}, event: map[string]string{}}
+		row := modelRow{keys: map[string]string{}, event: map[string]string{}, at: read.ms}
 		for name, value := range fields {
 			text, present, err := scalarText(value)
 			if err != nil {
 				return errorBody(http.StatusBadRequest, fmt.Sprintf("rows[%d].%s: %v", i, name, err))
+			}
+			if name == "as_of" {
+				if !present {
+					continue
+				}
+				if read.lastEvent {
+					return errorBody(http.StatusBadRequest, fmt.Sprintf("rows[%d].as_of: as_of and at=last_event exclude each other", i))
+				}
+				if row.at, err = parseAsOf(text, now); err != nil {
+					return errorBody(http.StatusBadRequest, fmt.Sprintf("rows[%d]: %v", i, err))
+				}
+				continue
 			}
 			if isKey(m, name) {
 				row.keys[name] = text
@@ -201,7 +237,7 @@ func (s *server) postModel(_ http.ResponseWriter, r *http.Request) (int, []byte)
 		}
 		rows[i] = row
 	}
-	return s.models(r.Context(), m, rows, true)
+	return s.models(r.Context(), m, rows, read, true)
 }
 
 // scalarText is a JSON scalar as the text a query string would carry; null is absent.
@@ -219,7 +255,7 @@ func scalarText(value any) (string, bool, error) {
 	return "", false, fmt.Errorf("must be a string, number or boolean")
 }
 
-func (s *server) models(ctx context.Context, m *model, rows []modelRow, batch bool) (int, []byte) {
+func (s *server) models(ctx context.Context, m *model, rows []modelRow, read readAt, batch bool) (int, []byte) {
 	for i, row := range rows {
 		if err := m.check(row); err != nil {
 			if batch {
@@ -230,12 +266,19 @@ func (s *server) models(ctx context.Context, m *model, rows []modelRow, batch bo
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	stored, err := s.readModels(ctx, m, rows)
+	bad := 0
+	var stored [][][]any
+	var logs [][]viewRead
+	var err error
+	if read.lastEvent {
+		stored, err = s.readModels(ctx, m, rows)
+	} else {
+		logs, err = s.readModelsAt(ctx, m, rows, &bad)
+	}
 	if err != nil {
 		return s.storeError(err)
 	}
 	now := time.Now().UnixMilli()
-	bad := 0
 	var b []byte
 	if batch {
 		b = append(appendHead(b, "model", m.spec.Name, m.spec.Version), `,"results":[`...)
@@ -245,7 +288,11 @@ func (s *server) models(ctx context.Context, m *model, rows []modelRow, batch bo
 			b = append(b, ',')
 		}
 		var found int
-		b, found = m.vectorJSON(b, row, stored[i], now, &bad)
+		if read.lastEvent {
+			b, found = m.vectorJSON(b, row, stored[i], now, &bad)
+		} else {
+			b, found = m.readJSON(b, row, logs[i], row.at, now, &bad)
+		}
 		s.metrics.vectors(found, len(m.views)-found)
 	}
 	if batch {
@@ -266,7 +313,7 @@ func (s *server) getView(_ http.ResponseWriter, r *http.Request) (int, []byte) {
 		return errorBody(http.StatusNotFound, err.Error())
 	}
 	for name := range query {
-		if name != "version" && name != v.Key {
+		if !readParams[name] && name != v.Key {
 			return errorBody(http.StatusBadRequest, fmt.Sprintf("unknown parameter %q: view %s.v%d is keyed by %s", name, v.Name, v.Version, v.Key))
 		}
 	}
@@ -274,7 +321,11 @@ func (s *server) getView(_ http.ResponseWriter, r *http.Request) (int, []byte) {
 	if key == "" {
 		return errorBody(http.StatusBadRequest, fmt.Sprintf("view %s.v%d needs ?%s=", v.Name, v.Version, v.Key))
 	}
-	return s.views(r.Context(), v, []string{key}, false)
+	read, err := parseReadAt(query.Get("as_of"), query.Get("at"), time.Now().UnixMilli())
+	if err != nil {
+		return errorBody(http.StatusBadRequest, err.Error())
+	}
+	return s.views(r.Context(), v, []string{key}, read, false)
 }
 
 func (s *server) postView(_ http.ResponseWriter, r *http.Request) (int, []byte) {
@@ -294,18 +345,29 @@ func (s *server) postView(_ http.ResponseWriter, r *http.Request) (int, []byte) 
 			return errorBody(http.StatusBadRequest, fmt.Sprintf("keys[%d] is empty", i))
 		}
 	}
-	return s.views(r.Context(), v, req.Keys, true)
+	read, err := req.readAt(time.Now().UnixMilli())
+	if err != nil {
+		return errorBody(http.StatusBadRequest, err.Error())
+	}
+	return s.views(r.Context(), v, req.Keys, read, true)
 }
 
-func (s *server) views(ctx context.Context, v *view, keys []string, batch bool) (int, []byte) {
+func (s *server) views(ctx context.Context, v *view, keys []string, read readAt, batch bool) (int, []byte) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	stored, err := s.readViews(ctx, v, keys)
+	bad := 0
+	var stored [][]any
+	var logs []viewRead
+	var err error
+	if read.lastEvent {
+		stored, err = s.readViews(ctx, v, keys)
+	} else {
+		logs, err = s.readViewsAt(ctx, v, keys, &bad)
+	}
 	if err != nil {
 		return s.storeError(err)
 	}
 	now := time.Now().UnixMilli()
-	bad := 0
 	var b []byte
 	if batch {
 		b = append(appendHead(b, "view", v.Name, v.Version), `,"results":[`...)
@@ -315,7 +377,11 @@ func (s *server) views(ctx context.Context, v *view, keys []string, batch bool) 
 			b = append(b, ',')
 		}
 		var found bool
-		b, found = v.vectorJSON(b, k, stored[i], now, &bad)
+		if read.lastEvent {
+			b, found = v.vectorJSON(b, k, stored[i], now, &bad)
+		} else {
+			b, found = v.readJSON(b, k, logs[i], read.ms, now, &bad)
+		}
 		if found {
 			s.metrics.vectors(1, 0)
 		} else {

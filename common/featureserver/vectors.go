@@ -27,6 +27,7 @@ func badf(format string, args ...any) error { return badRequest{fmt.Sprintf(form
 type modelRow struct {
 	keys  map[string]string
 	event map[string]string
+	at    int64 // read time, epoch millis
 }
 
 // check validates a row against the model, as common.models.serving.model_vector does.

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Vectors read at a time T (issue 17): each view with a read-time plan is evaluated from the
+// key's event log; a view without one is served as stored (its last event's vector).
+
+// viewRead is what the pipeline brought back for one (lookup, view).
+type viewRead struct {
+	events []event // read time: the decoded log, oldest first
+	stored []any   // no read-time plan: the HMGET values
+}
+
+// pipelineReads queues a read per (key, view); done decodes them once the pipeline ran.
+type pipelineReads struct {
+	logs   []*redis.ZSliceCmd
+	hashes []*redis.SliceCmd
+	rts    []*readTime
+}
+
+func (p *pipelineReads) add(ctx context.Context, pipe redis.Pipeliner, rt *readTime, vectorKey, entity string, fields []string) {
+	p.rts = append(p.rts, rt)
+	if rt != nil {
+		p.logs = append(p.logs, pipe.ZRangeWithScores(ctx, rt.logKey(entity), 0, -1))
+		p.hashes = append(p.hashes, nil)
+		return
+	}
+	p.logs = append(p.logs, nil)
+	p.hashes = append(p.hashes, pipe.HMGet(ctx, vectorKey, fields...))
+}
+
+// results are the reads in the order added; bad counts log members that did not parse.
+func (p *pipelineReads) results(bad *int) []viewRead {
+	out := make([]viewRead, len(p.rts))
+	for i, rt := range p.rts {
+		if rt == nil {
+			out[i].stored = p.hashes[i].Val()
+			continue
+		}
+		var n int
+		out[i].events, n = decodeLog(p.logs[i].Val(), rt.inputs)
+		*bad += n
+	}
+	return out
+}
+
+// readModelsAt reads every view of every row in one pipeline: result[row][view].
+func (s *server) readModelsAt(ctx context.Context, m *model, rows []modelRow, bad *int) ([][]viewRead, error) {
+	pipe := s.redis.Pipeline()
+	var reads pipelineReads
+	for _, r := range rows {
+		for _, v := range m.views {
+			key := r.keys[v.Key]
+			reads.add(ctx, pipe, v.rt, redisKey(v.Name, v.Version, key), key, v.fields)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, err
+	}
+	flat := reads.results(bad)
+	out := make([][]viewRead, len(rows))
+	for i := range rows {
+		out[i] = flat[i*len(m.views) : (i+1)*len(m.views)]
+	}
+	return out, nil
+}
+
+// readViewsAt reads one view for several entity keys in one pipeline.
+func (s *server) readViewsAt(ctx context.Context, v *view, keys []string, bad *int) ([]viewRead, error) {
+	pipe := s.redis.Pipeline()
+	var reads pipelineReads
+	for _, k := range keys {
+		reads.add(ctx, pipe, v.rt, redisKey(v.Name, v.Version, k), k, v.fields)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, err
+	}
+	return reads.results(bad), nil
+}
+
+// viewAt is one view of one key at T, values in the order of the fields asked for.
+type viewAt struct {
+	found    bool
+	tooEarly bool
+	lastMs   int64 // the key's newest event at or before T; -1 if none
+	lastID   string
+	values   []any
+}
+
+// at evaluates a read: from the log with rt, else from the stored vector (fields then
+// event_time, event_id), typed as types.
+func at(read viewRead, rt *readTime, slots []int, types []string, t int64, bad *int) viewAt {
+	out := viewAt{lastMs: -1, values: make([]any, len(types))}
+	if rt == nil {
+		stored := read.stored
+		if text, ok := stored[len(types)].(string); ok {
+			if ms, err := strconv.ParseInt(text, 10, 64); err == nil {
+				out.found, out.lastMs = true, ms
+			}
+		}
+		if len(stored) > len(types)+1 {
+			out.lastID, _ = stored[len(types)+1].(string)
+		}
+		for i, typ := range types {
+			text, ok := stored[i].(string)
+			if !ok || !out.found {
+				continue
+			}
+			value, err := typed(text, typ)
+			if err != nil {
+				*bad++
+				continue
+			}
+			out.values[i] = value
+		}
+		return out
+	}
+	r := rt.evaluate(read.events, t)
+	out.found, out.tooEarly = r.found(), r.tooEarly
+	if r.last != nil {
+		out.lastMs, out.lastID = r.last.ms, r.last.id
+	}
+	if out.found {
+		for i, typ := range types {
+			out.values[i] = asAvro(typ, r.slots[slots[i]])
+		}
+	}
+	return out
+}
+
+// readJSON appends one model vector read at t: model_vector's shape, plus read_at and
+// too_early. It returns how many of the model's views were found.
+func (m *model) readJSON(b []byte, r modelRow, reads []viewRead, t, nowMs int64, bad *int) ([]byte, int) {
+	views := make([]viewAt, len(m.views))
+	for j, v := range m.views {
+		types := make([]string, len(v.fields)-1)
+		for _, in := range m.inputs {
+			if in.view == j {
+				types[in.field] = in.Type
+			}
+		}
+		views[j] = at(reads[j], v.rt, v.slots, types, t, bad)
+	}
+	b = append(appendHead(b, "model", m.spec.Name, m.spec.Version), `,"keys":{`...)
+	for i, k := range m.spec.EntityKeys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendString(b, r.keys[k])
+	}
+	b = append(b, `},"features":{`...)
+	var missing, tooEarly []string
+	for i, in := range m.inputs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, in.Name)
+		b = append(b, ':')
+		if in.view >= 0 {
+			b = appendValue(b, views[in.view].values[in.field])
+			continue
+		}
+		text, ok := r.event[in.Name]
+		if !ok {
+			missing = append(missing, in.Ref)
+			b = append(b, "null"...)
+			continue
+		}
+		value, _ := typed(text, in.Type) // checked already
+		b = appendValue(b, value)
+	}
+	found := 0
+	for j, v := range m.views {
+		switch {
+		case views[j].found:
+			found++
+		case views[j].tooEarly:
+			missing = append(missing, v.Qualified)
+			tooEarly = append(tooEarly, v.Qualified)
+		default:
+			missing = append(missing, v.Qualified)
+		}
+	}
+	b = append(b, `},"as_of":{`...)
+	for j, v := range m.views {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, v.Qualified)
+		b = append(b, ':')
+		if views[j].lastMs < 0 {
+			b = append(b, "null"...)
+		} else {
+			b = appendString(b, isoMillis(views[j].lastMs))
+		}
+	}
+	b = append(b, `},"staleness_s":{`...)
+	for j, v := range m.views {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, v.Qualified)
+		b = append(b, ':')
+		if views[j].lastMs < 0 {
+			b = append(b, "null"...)
+		} else {
+			b = appendFloat(b, float64(nowMs-views[j].lastMs)/1000)
+		}
+	}
+	b = appendStrings(append(b, `},"missing":`...), missing)
+	b = appendStrings(append(b, `,"too_early":`...), tooEarly)
+	b = appendString(append(b, `,"read_at":`...), isoMillis(t))
+	return append(b, '}'), found
+}
+
+// readJSON appends one view vector read at t: the stored vector's shape (event_id and
+// event_time of the key's newest event at or before t), plus read_at and too_early.
+func (v *view) readJSON(b []byte, key string, read viewRead, t, nowMs int64, bad *int) ([]byte, bool) {
+	types := make([]string, len(v.Features))
+	for i, f := range v.Features {
+		types[i] = f.Type
+	}
+	got := at(read, v.rt, v.slots, types, t, bad)
+	b = append(appendHead(b, "view", v.Name, v.Version), `,"key":`...)
+	b = appendString(b, key)
+	b = append(b, `,"found":`...)
+	b = strconv.AppendBool(b, got.found)
+	b = append(b, `,"event_id":`...)
+	if got.lastMs >= 0 {
+		b = appendString(b, got.lastID)
+		b = appendString(append(b, `,"event_time":`...), isoMillis(got.lastMs))
+		b = appendFloat(append(b, `,"staleness_s":`...), float64(nowMs-got.lastMs)/1000)
+	} else {
+		b = append(b, `null,"event_time":null,"staleness_s":null`...)
+	}
+	b = append(b, `,"features":{`...)
+	for i, f := range v.Features {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, f.Name)
+		b = append(b, ':')
+		b = appendValue(b, got.values[i])
+	}
+	var tooEarly []string
+	if got.tooEarly {
+		tooEarly = []string{v.Name + ".v" + strconv.Itoa(v.Version)}
+	}
+	b = appendStrings(append(b, `},"too_early":`...), tooEarly)
+	b = appendString(append(b, `,"read_at":`...), isoMillis(t))
+	return append(b, '}'), got.found
+}
+
+func appendStrings(b []byte, s []string) []byte {
+	b = append(b, '[')
+	for i, x := range s {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, x)
+	}
+	return append(b, ']')
+}
