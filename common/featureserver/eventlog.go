@@ -71,9 +71,14 @@ func decodeLog(members []redis.Z, inputs []kind) (events []event, bad int) {
 		e.ms = int64(z.Score)
 		events = append(events, e)
 	}
-	// Redis sorts by score, then member bytes; id order within a millisecond is made explicit.
-	sort.SliceStable(events, func(i, j int) bool { return events[j].newer(&events[i]) })
+	sortEvents(events)
 	return events, bad
+}
+
+// sortEvents puts events oldest first. Redis sorts by score, then member bytes; the id order
+// within a millisecond is made explicit here.
+func sortEvents(events []event) {
+	sort.SliceStable(events, func(i, j int) bool { return events[j].newer(&events[i]) })
 }
 
 // decodeMember parses ["<event id>", v0, v1, ...] with values typed by inputs.
