@@ -47,7 +47,7 @@ func newMetrics() *metrics {
 		}),
 		bad: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "featureserver_unparseable_values_total",
-			Help: "Stored values that did not parse as their declared type (served as null).",
+			Help: "Stored values that did not parse as their declared type (served as null), and event log members that did not parse (left out).",
 		}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "featureserver_access_log_dropped_total",
