@@ -9,22 +9,26 @@ import org.apache.flink.table.data.RowData;
  * Sink V2 writing feature vectors to the Redis online store, newer-wins. Stateless: rows are
  * flushed before every checkpoint ({@link SinkWriter#flush}), so a completed checkpoint never
  * leaves rows unwritten (at-least-once), and a replay after a restore rewrites the same vectors,
- * which the script turns into no-ops or identical writes.
+ * which the script turns into no-ops or identical writes (and the event log's into members it
+ * already holds).
  */
 public final class OnlineStoreSink implements Sink<RowData> {
 
     private static final long serialVersionUID = 1L;
 
     private final VectorLayout layout;
+    /** Null without {@code history-columns}. */
+    private final EventLogLayout eventLog;
     private final WriterSettings settings;
 
-    OnlineStoreSink(VectorLayout layout, WriterSettings settings) {
+    OnlineStoreSink(VectorLayout layout, EventLogLayout eventLog, WriterSettings settings) {
         this.layout = layout;
+        this.eventLog = eventLog;
         this.settings = settings;
     }
 
     @Override
     public SinkWriter<RowData> createWriter(WriterInitContext context) {
-        return new OnlineStoreWriter(layout, settings, context);
+        return new OnlineStoreWriter(layout, eventLog, settings, context);
     }
 }

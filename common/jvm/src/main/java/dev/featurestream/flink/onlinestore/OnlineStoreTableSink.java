@@ -12,11 +12,18 @@ import org.apache.flink.table.connector.sink.SinkV2Provider;
 public final class OnlineStoreTableSink implements DynamicTableSink {
 
     private final VectorLayout layout;
+    /** Null without {@code history-columns}. */
+    private final EventLogLayout eventLog;
     private final WriterSettings settings;
     private final Integer parallelism;
 
-    OnlineStoreTableSink(VectorLayout layout, WriterSettings settings, Integer parallelism) {
+    OnlineStoreTableSink(
+            VectorLayout layout,
+            EventLogLayout eventLog,
+            WriterSettings settings,
+            Integer parallelism) {
         this.layout = layout;
+        this.eventLog = eventLog;
         this.settings = settings;
         this.parallelism = parallelism;
     }
@@ -28,16 +35,22 @@ public final class OnlineStoreTableSink implements DynamicTableSink {
 
     @Override
     public SinkRuntimeProvider getSinkRuntimeProvider(Context context) {
-        return SinkV2Provider.of(new OnlineStoreSink(layout, settings), parallelism);
+        return SinkV2Provider.of(new OnlineStoreSink(layout, eventLog, settings), parallelism);
     }
 
     @Override
     public DynamicTableSink copy() {
-        return new OnlineStoreTableSink(layout, settings, parallelism);
+        return new OnlineStoreTableSink(layout, eventLog, settings, parallelism);
     }
 
     @Override
     public String asSummaryString() {
-        return OnlineStoreTableSinkFactory.IDENTIFIER + "(" + layout + ", " + settings + ")";
+        return OnlineStoreTableSinkFactory.IDENTIFIER
+                + "("
+                + layout
+                + (eventLog == null ? "" : ", " + eventLog)
+                + ", "
+                + settings
+                + ")";
     }
 }

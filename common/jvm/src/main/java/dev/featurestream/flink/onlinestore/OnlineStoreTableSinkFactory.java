@@ -17,7 +17,11 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -27,9 +31,15 @@ import java.util.Set;
  * the Python {@code OnlineStore} uses too, so replays and out-of-order rows never regress a
  * stored vector.
  *
- * <p>Every column not named by {@code key-column}, {@code event-id-column} or
- * {@code event-time-column} is a feature. Insert-only; at-least-once (rows are flushed before
- * every checkpoint).
+ * <p>Every column not named by {@code key-column}, {@code event-id-column},
+ * {@code event-time-column} or {@code history-columns} is a feature. Insert-only; at-least-once
+ * (rows are flushed before every checkpoint).
+ *
+ * <p>With {@code history-columns} the sink also keeps, per key, a log of the key's recent events
+ * ({@code fse:<view>:v<N>:<entity key>}, a sorted set by event time whose members are the
+ * event id and those columns' values, see {@link EventLogEncoder}), trimmed to
+ * {@code history-keep} behind the key's newest event, so that readers can compute the windowed
+ * features as of the moment they read (issue 17).
  *
  * <pre>
  *   'connector' = 'featurestream-redis',
@@ -37,15 +47,13 @@ import java.util.Set;
  *   'view' = 'payment_card', 'version' = '1',
  *   'key-column' = 'card_id', 'event-id-column' = 'payment_id',
  *   'event-time-column' = 'event_time',
- *   'ttl' = '24 h', 'batch-size' = '500', 'flush-interval' = '200 ms'
+ *   'ttl' = '24 h', 'batch-size' = '500', 'flush-interval' = '200 ms',
+ *   'history-columns' = 'in_0,in_1', 'history-keep' = '24 h', 'history-ttl' = '25 h'
  * </pre>
  */
 public class OnlineStoreTableSinkFactory implements DynamicTableSinkFactory {
 
     public static final String IDENTIFIER = "featurestream-redis";
-
-    /** Classpath location of the Lua script, packaged from {@code common/online_store.lua}. */
-    static final String SCRIPT_RESOURCE = "/featurestream/online_store.lua";
 
     public static final ConfigOption<String> URL =
             ConfigOptions.key("url")
@@ -116,6 +124,30 @@ public class OnlineStoreTableSinkFactory implements DynamicTableSinkFactory {
                                     + "unreachable or failing; then the task fails and Flink "
                                     + "restarts it from the last checkpoint.");
 
+    public static final ConfigOption<String> HISTORY_COLUMNS =
+            ConfigOptions.key("history-columns")
+                    .stringType()
+                    .defaultValue("")
+                    .withDescription(
+                            "Comma-separated columns whose values the event log keeps per event, "
+                                    + "in this order (they are inputs, not features: not in the "
+                                    + "vector); empty = no event log.");
+
+    public static final ConfigOption<Duration> HISTORY_KEEP =
+            ConfigOptions.key("history-keep")
+                    .durationType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "How far behind the key's newest event the event log keeps events "
+                                    + "(> 0; required with 'history-columns'): the largest "
+                                    + "window readers compute, plus how stale a read may be.");
+
+    public static final ConfigOption<Duration> HISTORY_TTL =
+            ConfigOptions.key("history-ttl")
+                    .durationType()
+                    .defaultValue(Duration.ZERO)
+                    .withDescription("Expiry of an event log after its last write (PEXPIRE); 0 = never.");
+
     @Override
     public String factoryIdentifier() {
         return IDENTIFIER;
@@ -140,6 +172,9 @@ public class OnlineStoreTableSinkFactory implements DynamicTableSinkFactory {
         options.add(BATCH_SIZE);
         options.add(FLUSH_INTERVAL);
         options.add(RETRY_TIMEOUT);
+        options.add(HISTORY_COLUMNS);
+        options.add(HISTORY_KEEP);
+        options.add(HISTORY_TTL);
         options.add(FactoryUtil.SINK_PARALLELISM);
         return options;
     }
@@ -179,6 +214,38 @@ public class OnlineStoreTableSinkFactory implements DynamicTableSinkFactory {
             throw invalid("option 'retry-timeout' must not be negative, got " + retryTimeout);
         }
 
+        List<String> historyColumns = historyColumns(options.get(HISTORY_COLUMNS));
+        long historyKeep = 0;
+        long historyTtl = 0;
+        if (historyColumns.isEmpty()) {
+            for (ConfigOption<Duration> option : List.of(HISTORY_KEEP, HISTORY_TTL)) {
+                if (options.getOptional(option).isPresent()) {
+                    // Most likely a misspelt or forgotten history-columns: say so, not ignore.
+                    throw invalid(
+                            "option '"
+                                    + option.key()
+                                    + "' needs 'history-columns' (no event log without it)");
+                }
+            }
+        } else {
+            Duration keep =
+                    options.getOptional(HISTORY_KEEP)
+                            .orElseThrow(
+                                    () ->
+                                            invalid(
+                                                    "option 'history-keep' is required when "
+                                                            + "'history-columns' is set"));
+            if (keep.isNegative() || keep.isZero()) {
+                throw invalid("option 'history-keep' must be > 0, got " + keep);
+            }
+            Duration historyTtlOption = options.get(HISTORY_TTL);
+            if (historyTtlOption.isNegative()) {
+                throw invalid("option 'history-ttl' must not be negative, got " + historyTtlOption);
+            }
+            historyKeep = keep.toMillis();
+            historyTtl = historyTtlOption.toMillis();
+        }
+
         RowType rowType = (RowType) context.getPhysicalRowDataType().getLogicalType();
         VectorLayout layout =
                 VectorLayout.of(
@@ -187,17 +254,51 @@ public class OnlineStoreTableSinkFactory implements DynamicTableSinkFactory {
                         version,
                         options.get(KEY_COLUMN),
                         options.get(EVENT_ID_COLUMN),
-                        options.get(EVENT_TIME_COLUMN));
+                        options.get(EVENT_TIME_COLUMN),
+                        historyColumns);
+        EventLogLayout eventLog =
+                historyColumns.isEmpty()
+                        ? null
+                        : EventLogLayout.of(rowType, view, version, layout, historyColumns);
+        Map<StoreScript, String> scripts = new EnumMap<>(StoreScript.class);
+        scripts.put(StoreScript.VECTOR, loadScript(StoreScript.VECTOR));
+        if (eventLog != null) {
+            scripts.put(StoreScript.EVENT_LOG, loadScript(StoreScript.EVENT_LOG));
+        }
         WriterSettings settings =
                 new WriterSettings(
                         url,
-                        loadScript(),
+                        scripts,
                         ttl.toMillis(),
                         batchSize,
                         flushInterval.toMillis(),
-                        retryTimeout.toMillis());
+                        retryTimeout.toMillis(),
+                        historyKeep,
+                        historyTtl);
         return new OnlineStoreTableSink(
-                layout, settings, options.getOptional(FactoryUtil.SINK_PARALLELISM).orElse(null));
+                layout,
+                eventLog,
+                settings,
+                options.getOptional(FactoryUtil.SINK_PARALLELISM).orElse(null));
+    }
+
+    /** The {@code history-columns} option split at commas, blanks trimmed; empty when unset. */
+    static List<String> historyColumns(String option) {
+        List<String> columns = new ArrayList<>();
+        if (option.isBlank()) {
+            return columns;
+        }
+        for (String part : option.split(",", -1)) {
+            String column = part.strip();
+            if (column.isEmpty()) {
+                throw invalid(
+                        "option 'history-columns' must be column names separated by commas, got '"
+                                + option
+                                + "'");
+            }
+            columns.add(column);
+        }
+        return columns;
     }
 
     private static void checkUrl(String url) {
@@ -215,17 +316,17 @@ public class OnlineStoreTableSinkFactory implements DynamicTableSinkFactory {
         }
     }
 
-    /** The script text, read here so a jar without it fails at planning, not on the cluster. */
-    private static String loadScript() {
+    /** A script's text, read here so a jar without it fails at planning, not on the cluster. */
+    static String loadScript(StoreScript script) {
         try (InputStream in =
-                OnlineStoreTableSinkFactory.class.getResourceAsStream(SCRIPT_RESOURCE)) {
+                OnlineStoreTableSinkFactory.class.getResourceAsStream(script.resource)) {
             if (in == null) {
                 throw new IllegalStateException(
-                        SCRIPT_RESOURCE + " is missing from the featurestream jar (build problem)");
+                        script.resource + " is missing from the featurestream jar (build problem)");
             }
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new IllegalStateException("cannot read " + SCRIPT_RESOURCE, e);
+            throw new IllegalStateException("cannot read " + script.resource, e);
         }
     }
 

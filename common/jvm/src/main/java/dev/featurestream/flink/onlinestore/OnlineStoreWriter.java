@@ -1,7 +1,5 @@
 package dev.featurestream.flink.onlinestore;
 
-import dev.featurestream.flink.onlinestore.VectorEncoder.VectorWrite;
-
 import org.apache.flink.api.common.operators.ProcessingTimeService;
 import org.apache.flink.api.connector.sink2.SinkWriter;
 import org.apache.flink.api.connector.sink2.WriterInitContext;
@@ -17,50 +15,72 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Buffers encoded vectors and sends them to Redis in pipelined batches: when the batch is full,
- * every {@code flush-interval}, and in {@link #flush} (before each checkpoint and at end of
- * input).
+ * Buffers encoded vectors (and, with {@code history-columns}, event-log entries: one of each per
+ * row) and sends them to Redis in pipelined batches: when the batch is full, every {@code
+ * flush-interval}, and in {@link #flush} (before each checkpoint and at end of input).
  *
  * <p>The interval flush is a processing-time timer, whose callback Flink runs in the task's
  * mailbox thread, the same thread as {@link #write} and {@link #flush}: the buffer needs no lock.
  *
  * <p>Metrics: {@code onlineStoreWritten} (the script stored the vector), {@code
- * onlineStoreSkippedOlder} (a newer vector was already stored), {@code onlineStoreDroppedInvalid}
- * (null key, event id or event time: the row cannot be placed or ordered).
+ * onlineStoreSkippedOlder} (a newer vector was already stored), {@code
+ * onlineStoreEventsWritten} (the event log holds the row's event), {@code
+ * onlineStoreEventsSkippedOld} (the event is older than the log keeps behind the key's newest),
+ * {@code onlineStoreDroppedInvalid} (null key, event id or event time: the row cannot be placed
+ * or ordered).
  */
 final class OnlineStoreWriter implements SinkWriter<RowData> {
 
     private static final Logger LOG = LoggerFactory.getLogger(OnlineStoreWriter.class);
 
     private final VectorEncoder encoder;
+    /** Null without {@code history-columns}: no event log. */
+    private final EventLogEncoder eventLog;
     private final RedisVectorStore store;
     private final int batchSize;
     private final long flushIntervalMillis;
     private final ProcessingTimeService timeService;
-    private final List<VectorWrite> buffer;
+    private final List<ScriptCall> buffer;
+    /** Rows in {@link #buffer} (a row is one or two calls); the batch size counts rows. */
+    private int bufferedRows;
 
     private final Counter written;
     private final Counter skippedOlder;
+    private final Counter eventsWritten;
+    private final Counter eventsSkippedOld;
     private final Counter droppedInvalid;
     private final Counter recordsSent;
 
     private boolean closed;
 
-    OnlineStoreWriter(VectorLayout layout, WriterSettings settings, WriterInitContext context) {
+    OnlineStoreWriter(
+            VectorLayout layout,
+            EventLogLayout eventLogLayout,
+            WriterSettings settings,
+            WriterInitContext context) {
         this.encoder = new VectorEncoder(layout, settings.ttlMillis());
+        this.eventLog =
+                eventLogLayout == null
+                        ? null
+                        : new EventLogEncoder(
+                                eventLogLayout,
+                                settings.historyKeepMillis(),
+                                settings.historyTtlMillis());
         SinkWriterMetricGroup metrics = context.metricGroup();
         this.store =
                 new RedisVectorStore(
                         settings.url(),
-                        settings.script(),
+                        settings.scripts(),
                         settings.retryTimeoutMillis(),
                         metrics.counter("onlineStoreRetries"));
         this.batchSize = settings.batchSize();
         this.flushIntervalMillis = settings.flushIntervalMillis();
         this.timeService = context.getProcessingTimeService();
-        this.buffer = new ArrayList<>(batchSize);
+        this.buffer = new ArrayList<>(eventLog == null ? batchSize : 2 * batchSize);
         this.written = metrics.counter("onlineStoreWritten");
         this.skippedOlder = metrics.counter("onlineStoreSkippedOlder");
+        this.eventsWritten = metrics.counter("onlineStoreEventsWritten");
+        this.eventsSkippedOld = metrics.counter("onlineStoreEventsSkippedOld");
         this.droppedInvalid = metrics.counter("onlineStoreDroppedInvalid");
         this.recordsSent = metrics.getNumRecordsSendCounter();
         if (flushIntervalMillis > 0) {
@@ -71,7 +91,7 @@ final class OnlineStoreWriter implements SinkWriter<RowData> {
     @Override
     public void write(RowData row, Context context) throws IOException, InterruptedException {
         // Encoded now, not kept as RowData: the runtime may reuse the row object.
-        VectorWrite vector = encoder.encode(row);
+        ScriptCall vector = encoder.encode(row);
         if (vector == null) {
             if (droppedInvalid.getCount() == 0) {
                 LOG.warn(
@@ -82,7 +102,12 @@ final class OnlineStoreWriter implements SinkWriter<RowData> {
             return;
         }
         buffer.add(vector);
-        if (buffer.size() >= batchSize) {
+        if (eventLog != null) {
+            // Null only for the rows the vector encoder already refused.
+            buffer.add(eventLog.encode(row));
+        }
+        bufferedRows++;
+        if (bufferedRows >= batchSize) {
             flushBuffer();
         }
     }
@@ -101,8 +126,11 @@ final class OnlineStoreWriter implements SinkWriter<RowData> {
         RedisVectorStore.Outcome outcome = store.write(buffer);
         written.inc(outcome.written());
         skippedOlder.inc(outcome.skippedOlder());
-        recordsSent.inc(buffer.size());
+        eventsWritten.inc(outcome.eventsWritten());
+        eventsSkippedOld.inc(outcome.eventsSkippedOld());
+        recordsSent.inc(bufferedRows);
         buffer.clear();
+        bufferedRows = 0;
     }
 
     private void scheduleFlush() {

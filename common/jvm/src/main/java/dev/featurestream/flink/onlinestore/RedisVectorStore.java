@@ -1,7 +1,5 @@
 package dev.featurestream.flink.onlinestore;
 
-import dev.featurestream.flink.onlinestore.VectorEncoder.VectorWrite;
-
 import org.apache.flink.metrics.Counter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -15,11 +13,14 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
 import java.io.IOException;
 import java.net.URI;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 
 /**
- * One Redis connection running the newer-wins script: SCRIPT LOAD once, then EVALSHA for a whole
- * batch in one pipeline. Failures are retried with exponential backoff (100 ms doubling up to
+ * One Redis connection running the store's scripts (the newer-wins vector write, and the event
+ * log's when the sink keeps one): SCRIPT LOAD once each, then EVALSHA for a whole batch, vectors
+ * and event-log entries together, in one pipeline. Failures are retried with exponential backoff (100 ms doubling up to
  * 5 s) for up to the retry timeout, so a Redis restart or a network blip holds the writer back
  * (backpressure) rather than failing the job. When failures outlast it, the write fails with an
  * IOException naming the (redacted) URL, which fails the task; Flink's restart strategy then
@@ -37,58 +38,67 @@ final class RedisVectorStore implements AutoCloseable {
     /** Generous: a full pipeline of script calls on a busy server must not time out. */
     private static final int SOCKET_TIMEOUT_MILLIS = 10_000;
 
-    /** What one batch did: each row was either written or skipped as older than the stored. */
-    record Outcome(long written, long skippedOlder) {}
+    /**
+     * What one batch did: each vector was either written or skipped as older than the stored
+     * one; each event-log entry either added or skipped as older than the log keeps.
+     */
+    record Outcome(long written, long skippedOlder, long eventsWritten, long eventsSkippedOld) {}
 
     private final URI uri;
     private final String redactedUrl;
-    private final String script;
+    private final Map<StoreScript, String> scripts;
     private final long retryTimeoutMillis;
     private final Counter retries;
     private Jedis jedis;
-    private String scriptSha;
+    /** SHA1 of each loaded script; empty until connected and after a NOSCRIPT. */
+    private final Map<StoreScript, String> shas = new EnumMap<>(StoreScript.class);
 
-    RedisVectorStore(String url, String script, long retryTimeoutMillis, Counter retries) {
+    RedisVectorStore(
+            String url, Map<StoreScript, String> scripts, long retryTimeoutMillis, Counter retries) {
         this.uri = URI.create(url);
         this.redactedUrl = redact(url);
-        this.script = script;
+        this.scripts = scripts;
         this.retryTimeoutMillis = retryTimeoutMillis;
         this.retries = retries;
     }
 
     /**
-     * Runs the script for every row of {@code batch}; returns once all are applied.
+     * Runs every call of {@code batch}; returns once all are applied.
      *
      * @throws IOException when Redis still fails after the retry timeout
      */
-    Outcome write(List<VectorWrite> batch) throws IOException, InterruptedException {
-        List<VectorWrite> pending = batch;
-        long written = 0;
-        long skipped = 0;
+    Outcome write(List<ScriptCall> batch) throws IOException, InterruptedException {
+        List<ScriptCall> pending = batch;
+        // Script returns 1 and 0, per script.
+        long[] ones = new long[StoreScript.values().length];
+        long[] zeros = new long[StoreScript.values().length];
         RuntimeException lastError = null;
         long deadline = System.nanoTime() + retryTimeoutMillis * 1_000_000L;
         long backoff = FIRST_BACKOFF_MILLIS;
         for (int attempt = 1; ; attempt++) {
-            List<VectorWrite> failed = new ArrayList<>();
+            List<ScriptCall> failed = new ArrayList<>();
             try {
                 connect();
                 Pipeline pipeline = jedis.pipelined();
                 List<Response<Object>> responses = new ArrayList<>(pending.size());
-                for (VectorWrite write : pending) {
-                    responses.add(pipeline.evalsha(scriptSha, List.of(write.key()), write.args()));
+                for (ScriptCall call : pending) {
+                    responses.add(
+                            pipeline.evalsha(
+                                    shas.get(call.script()), List.of(call.key()), call.args()));
                 }
                 pipeline.sync();
                 for (int i = 0; i < responses.size(); i++) {
                     try {
+                        int script = pending.get(i).script().ordinal();
                         if (((Long) responses.get(i).get()) == 1L) {
-                            written++;
+                            ones[script]++;
                         } else {
-                            skipped++;
+                            zeros[script]++;
                         }
                     } catch (JedisNoScriptException e) {
                         // The server lost its script cache (restart, failover, SCRIPT FLUSH):
-                        // load it again and resend only the rows that did not run.
-                        scriptSha = null;
+                        // load the scripts again and resend only the calls that did not run.
+                        shas.clear();
                         failed.add(pending.get(i));
                         lastError = e;
                     } catch (JedisException e) {
@@ -99,13 +109,16 @@ final class RedisVectorStore implements AutoCloseable {
                 }
             } catch (JedisException e) {
                 // Connection-level failure: no reply was read, so the whole remainder is resent
-                // (rows Redis applied before the failure are rewritten identically).
+                // (calls Redis applied before the failure are repeated: a vector is rewritten
+                // identically, an event-log member is already there).
                 disconnect();
                 failed = pending;
                 lastError = e;
             }
             if (failed.isEmpty()) {
-                return new Outcome(written, skipped);
+                int vector = StoreScript.VECTOR.ordinal();
+                int log = StoreScript.EVENT_LOG.ordinal();
+                return new Outcome(ones[vector], zeros[vector], ones[log], zeros[log]);
             }
             pending = failed;
             if (System.nanoTime() - deadline >= 0) {
@@ -113,7 +126,7 @@ final class RedisVectorStore implements AutoCloseable {
             }
             retries.inc();
             LOG.warn(
-                    "online store: {} of {} rows not written to Redis at {} (attempt {}, retrying"
+                    "online store: {} of {} script calls not run in Redis at {} (attempt {}, retrying"
                             + " for up to {} ms in all): {}",
                     failed.size(),
                     batch.size(),
@@ -133,7 +146,7 @@ final class RedisVectorStore implements AutoCloseable {
                         + retryTimeoutMillis
                         + " ms ("
                         + pending.size()
-                        + " rows unwritten, e.g. key "
+                        + " script calls not run, e.g. key "
                         + pending.get(0).key()
                         + "): "
                         + lastError.getMessage(),
@@ -146,8 +159,13 @@ final class RedisVectorStore implements AutoCloseable {
             jedis = new Jedis(uri, CONNECT_TIMEOUT_MILLIS, SOCKET_TIMEOUT_MILLIS);
             jedis.connect();
         }
-        if (scriptSha == null) {
-            scriptSha = jedis.scriptLoad(script);
+        if (shas.isEmpty()) {
+            // All or none: a failure halfway leaves nothing loaded, so the retry loads all.
+            Map<StoreScript, String> loaded = new EnumMap<>(StoreScript.class);
+            for (Map.Entry<StoreScript, String> script : scripts.entrySet()) {
+                loaded.put(script.getKey(), jedis.scriptLoad(script.getValue()));
+            }
+            shas.putAll(loaded);
         }
     }
 

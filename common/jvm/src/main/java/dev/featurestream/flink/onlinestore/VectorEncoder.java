@@ -20,9 +20,6 @@ final class VectorEncoder {
         String encode(RowData row);
     }
 
-    /** One script call: {@code KEYS[1]} and {@code ARGV}. */
-    record VectorWrite(String key, List<String> args) {}
-
     private final VectorLayout layout;
     private final String ttlMillis;
     private final FieldEncoder[] features;
@@ -37,10 +34,10 @@ final class VectorEncoder {
     }
 
     /**
-     * The script call for {@code row}, or null when its key, event id or event time is null
+     * The vector script's call for {@code row}, or null when its key, event id or event time is null
      * (such a row cannot be placed or ordered in the store).
      */
-    VectorWrite encode(RowData row) {
+    ScriptCall encode(RowData row) {
         if (row.isNullAt(layout.keyIndex)
                 || row.isNullAt(layout.eventIdIndex)
                 || row.isNullAt(layout.eventTimeIndex)) {
@@ -63,7 +60,7 @@ final class VectorEncoder {
                 args.add(features[i].encode(row));
             }
         }
-        return new VectorWrite(key, args);
+        return new ScriptCall(StoreScript.VECTOR, key, args);
     }
 
     /**

@@ -13,7 +13,8 @@ import java.util.Set;
 
 /**
  * Where the parts of a feature vector sit in the sink's rows: entity key, event id, event time
- * and the feature columns (every other column). Built and type-checked at planning time, so a
+ * and the feature columns (every other column, except the event log's {@code history-columns},
+ * which are inputs, not features: {@link EventLogLayout}). Built and type-checked at planning time, so a
  * bad table definition fails before the job is submitted; the writer turns it into a {@link
  * VectorEncoder}.
  */
@@ -63,7 +64,8 @@ final class VectorLayout implements Serializable {
             int version,
             String keyColumn,
             String eventIdColumn,
-            String eventTimeColumn) {
+            String eventTimeColumn,
+            List<String> historyColumns) {
         List<String> names = rowType.getFieldNames();
         int keyIndex = column(names, "key-column", keyColumn);
         int eventIdIndex = column(names, "event-id-column", eventIdColumn);
@@ -97,10 +99,13 @@ final class VectorLayout implements Serializable {
         List<Integer> featureIndexes = new ArrayList<>();
         List<LogicalType> featureTypes = new ArrayList<>();
         for (int i = 0; i < names.size(); i++) {
-            if (i == keyIndex || i == eventIdIndex || i == eventTimeIndex) {
+            String name = names.get(i);
+            if (i == keyIndex
+                    || i == eventIdIndex
+                    || i == eventTimeIndex
+                    || historyColumns.contains(name)) {
                 continue;
             }
-            String name = names.get(i);
             if (RESERVED.contains(name)) {
                 throw OnlineStoreTableSinkFactory.invalid(
                         "feature column '"
@@ -134,7 +139,7 @@ final class VectorLayout implements Serializable {
                 featureTypes.toArray(new LogicalType[0]));
     }
 
-    private static int column(List<String> names, String option, String column) {
+    static int column(List<String> names, String option, String column) {
         int index = names.indexOf(column);
         if (index < 0) {
             throw OnlineStoreTableSinkFactory.invalid(

@@ -1,29 +1,36 @@
 package dev.featurestream.flink.onlinestore;
 
 import java.io.Serializable;
+import java.util.Map;
 
 /**
  * How the sink talks to Redis, resolved from the table options at planning time.
  *
  * @param url Redis URL (may hold a password: never log it unredacted)
- * @param script the newer-wins Lua script text ({@code common/online_store.lua})
+ * @param scripts the text of each Lua script the sink runs (the event log's only with {@code
+ *     history-columns})
  * @param ttlMillis PEXPIRE of a written vector; 0 = none
  * @param batchSize rows per pipeline
  * @param flushIntervalMillis longest wait of a row in a partial batch; 0 = no timer
  * @param retryTimeoutMillis how long a batch is retried while Redis fails before the task fails
+ * @param historyKeepMillis how far behind a key's newest event its event log keeps events (0
+ *     without an event log)
+ * @param historyTtlMillis PEXPIRE of an event log after each write; 0 = none
  */
 record WriterSettings(
         String url,
-        String script,
+        Map<StoreScript, String> scripts,
         long ttlMillis,
         int batchSize,
         long flushIntervalMillis,
-        long retryTimeoutMillis)
+        long retryTimeoutMillis,
+        long historyKeepMillis,
+        long historyTtlMillis)
         implements Serializable {
 
     @Override
     public String toString() {
-        // Keeps the script and any password out of plan descriptions and logs.
+        // Keeps the scripts and any password out of plan descriptions and logs.
         return "url="
                 + RedisVectorStore.redact(url)
                 + ", ttl="
@@ -34,6 +41,13 @@ record WriterSettings(
                 + flushIntervalMillis
                 + " ms, retry-timeout="
                 + retryTimeoutMillis
-                + " ms";
+                + " ms"
+                + (scripts.containsKey(StoreScript.EVENT_LOG)
+                        ? ", history-keep="
+                                + historyKeepMillis
+                                + " ms, history-ttl="
+                                + historyTtlMillis
+                                + " ms"
+                        : "");
     }
 }
