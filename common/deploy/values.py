@@ -353,6 +353,26 @@ class RestartSlo(_Values):
     )
 
 
+class Drift(_Values):
+    """Feature drift in the scoring job: PSI and null-rate rise of each input against the
+    model's training profile (``common.models.profile``), over its last scored rows."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Alert on drift: model_scoring only (it sees every request's inputs).",
+    )
+    max_psi: float = Field(default=0.25, gt=0, description="Objective: PSI of each input at most.")
+    max_null_rise: float = Field(
+        default=0.1,
+        gt=0,
+        le=1,
+        description="Objective: each input's null rate at most this much above training.",
+    )
+    for_: PromDuration = Field(
+        default="30m", alias="for", description="How long a breach must last to alert."
+    )
+
+
 class Dashboard(_Values):
     """The Grafana dashboard ConfigMap."""
 
@@ -380,6 +400,7 @@ class Slo(_Values):
     dead_letters: DeadLetters = Field(default_factory=DeadLetters)
     checkpoints: CheckpointSlo = Field(default_factory=CheckpointSlo)
     restarts: RestartSlo = Field(default_factory=RestartSlo)
+    drift: Drift = Field(default_factory=Drift)
     dashboard: Dashboard = Field(default_factory=Dashboard)
 
 

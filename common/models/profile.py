@@ -20,7 +20,9 @@ constant training feature has one bin at its value (plus the two outer bins).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,3 +154,57 @@ def compare(
             )
         )
     return found
+
+
+class RollingDrift:
+    """Each profiled input's last ``window`` values, compared with the training profile on
+    demand (the scoring job's drift gauges). A comparison is kept for ``refresh_s`` seconds:
+    gauges are read once per bundle, and a PSI over a few thousand values costs ~0.1 ms."""
+
+    def __init__(
+        self,
+        baseline: Mapping[str, Mapping[str, Any]],
+        window: int = 5_000,
+        refresh_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._baseline = dict(baseline)
+        self._values: dict[str, deque[Any]] = {n: deque(maxlen=window) for n in baseline}
+        self._refresh_s = refresh_s
+        self._clock = clock
+        self._cached: dict[str, tuple[float, Drift]] = {}
+
+    @property
+    def features(self) -> list[str]:
+        """The profiled inputs, in profile order."""
+        return list(self._baseline)
+
+    def add(self, feature: str, values: Iterable[Any]) -> None:
+        """Append scored values of ``feature`` (None and NaN are nulls)."""
+        self._values[feature].extend(values)
+
+    def drift(self, feature: str) -> Drift | None:
+        """The feature's drift over its window; None before any value."""
+        now = self._clock()
+        cached = self._cached.get(feature)
+        if cached is not None and now - cached[0] < self._refresh_s:
+            return cached[1]
+        if not self._values[feature]:
+            return None
+        (found,) = compare(
+            {feature: self._baseline[feature]}, {feature: list(self._values[feature])}
+        )
+        self._cached[feature] = (now, found)
+        return found
+
+    def psi_milli(self, feature: str) -> int:
+        """PSI in thousandths (0 when unknown): PyFlink gauges are integers."""
+        found = self.drift(feature)
+        return 0 if found is None or found.psi is None else round(found.psi * 1000)
+
+    def null_rise_milli(self, feature: str) -> int:
+        """Null rate above the training one, in thousandths (0 when not above or unknown)."""
+        found = self.drift(feature)
+        if found is None or found.null_rate is None or found.baseline_null_rate is None:
+            return 0
+        return max(0, round((found.null_rate - found.baseline_null_rate) * 1000))

@@ -5,6 +5,11 @@ batches of up to ``python.fn-execution.arrow.batch.size`` rows); the artefact is
 Python worker in ``open``. Rows the model cannot score never fail the job (a failure would
 restart it on the same rows: a crash loop): they get ``score = null`` and ``error`` set and are
 counted in the ``featurestream.scoreErrors`` metric.
+
+When the artefact has a training profile (``profile.json``, written by ``train``), each worker
+also keeps its last scored values of every profiled input and exports their drift against it
+as gauges ``featurestream.feature.<input>.psiMilli`` and ``.nullRiseMilli`` (thousandths:
+PyFlink gauges are integers), which the chart's drift alerts read.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
 from common.models import catalog
 from common.models.artifact import Artifact, feature_frame, load_artifact
+from common.models.profile import RollingDrift
+from common.models.quality import QualityError, load_profile
 
 RESULT_TYPE = DataTypes.ROW(
     [
@@ -90,6 +97,7 @@ class ModelScore(ScalarFunction):  # type: ignore[misc]  # pyflink is untyped
         self.model_path = model_path
         self._artifact: Artifact | None = None
         self._load_error: str | None = None
+        self._drift: RollingDrift | None = None
 
     def is_deterministic(self) -> bool:
         """No: ``scored_ms`` is the wall clock, so the planner must neither fold nor duplicate
@@ -104,6 +112,7 @@ class ModelScore(ScalarFunction):  # type: ignore[misc]  # pyflink is untyped
         try:
             contract = catalog.contract(self.model, self.version)
             self._artifact = load_artifact(Path(self.model_path), contract)
+            self._drift = _drift_gauges(group, Path(self.model_path), self._artifact)
         except Exception as exc:
             # The driver checked the artefact before submitting; if a worker still cannot load
             # it, every row says so (counted) rather than the job restarting without end.
@@ -118,6 +127,12 @@ class ModelScore(ScalarFunction):  # type: ignore[misc]  # pyflink is untyped
         else:
             scored = score_batch(self._artifact, columns)
             artifact_id = self._artifact.sha256
+            if self._drift is not None:
+                names = self._artifact.contract.input_names
+                for name, column in zip(names, columns, strict=True):
+                    if name in self._drift.features:
+                        numbers = pd.to_numeric(column, errors="coerce").astype("float64")
+                        self._drift.add(name, numbers.tolist())
         failed = sum(e is not None for e in scored.errors)
         self._errors.inc(failed)
         self._scored.inc(count - failed)
@@ -130,6 +145,20 @@ class ModelScore(ScalarFunction):  # type: ignore[misc]  # pyflink is untyped
                 "scored_ms": np.full(count, scored_ms, dtype=np.int64),
             }
         )
+
+
+def _drift_gauges(group: Any, model_path: Path, artifact: Artifact) -> RollingDrift | None:
+    """Drift gauges per profiled input, when the artefact has a training profile."""
+    try:
+        profile = load_profile(model_path, artifact.contract)
+    except QualityError:
+        return None  # an artefact trained before profiles: no drift gauges
+    drift = RollingDrift(profile["features"])
+    for name in drift.features:
+        feature = group.add_group("feature", name)
+        feature.gauge("psiMilli", lambda n=name: drift.psi_milli(n))
+        feature.gauge("nullRiseMilli", lambda n=name: drift.null_rise_milli(n))
+    return drift
 
 
 def score_function(model: str, version: int, model_path: str) -> Any:

@@ -8,6 +8,7 @@ the requests are real Avro records in the Confluent wire format, as the request 
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ from common.config import StackConfig
 from common.generate.sinks import KafkaSink, ensure_topic
 from common.local import flink_client
 from common.models.artifact import feature_frame, load_artifact, save_artifact
+from common.models.profile import PROFILE_FILE
 from common.models.request_schema import request_id, schema_name, view_time_field
+from common.runtime import metrics
 from common.runtime.launch import RunOptions, wait_finished
 from jobs.inference_requests.models import PAYMENT_FRAUD
 from jobs.model_scoring import launch
@@ -187,3 +190,48 @@ def test_rows_the_model_cannot_score_get_an_error_and_no_restart(
     got = [results[e]["score"] for e in finite["event_id"]]
     assert np.allclose(got, want, rtol=0, atol=TOLERANCE)
     assert flink_client.failures(config, job_id) == 0  # no restart: no crash loop
+
+
+def test_drift_gauges_reach_the_prometheus_reporter(
+    stack_config: StackConfig, unique_topic, tmp_path: Path
+) -> None:
+    """The drift alert's series exist under the name the chart's rule queries, and move: requests
+    whose card_txn_count_1h is ten times its training values show a large PSI."""
+    config = stack_config
+    frame, _ = train_payment_fraud(tmp_path)
+    assert (tmp_path / "model" / PROFILE_FILE).is_file()
+    scored = frame.tail(REQUESTS).reset_index(drop=True)
+    scored["card_txn_count_1h"] = scored["card_txn_count_1h"] * 10 + 50
+    requests = [_request(row, i) for i, row in enumerate(scored.to_dict("records"))]
+    source = unique_topic("inference.requests.payment_fraud.v1")
+    _produce(config, source, requests)
+    options = RunOptions(
+        parallelism=1,
+        source_topic=source,
+        topic_suffix="." + unique_topic("drift"),
+        startup="earliest",
+        group_id=unique_topic("drift-group"),
+    )
+    job_id = launch.submit(config, PAYMENT_FRAUD, tmp_path / "model", options)
+    name = "flink_taskmanager_job_task_operator_featurestream_feature_psiMilli"
+
+    def psi() -> dict[str, float]:
+        samples = metrics.scrape(config.flink_metrics_urls)
+        return {
+            s.labels["feature"]: s.value
+            for s in samples
+            if s.name == name and s.labels.get("job_id") == job_id
+        }
+
+    try:
+        deadline = time.monotonic() + 180
+        seen: dict[str, float] = {}
+        while time.monotonic() < deadline:
+            seen = psi()
+            if seen.get("card_txn_count_1h", 0) > 1_000:
+                break
+            time.sleep(1)  # polling the reporter until the gauge moves
+        assert seen.get("card_txn_count_1h", 0) > 1_000, seen
+        assert set(seen) == set(PAYMENT_FRAUD.input_names)  # one gauge per profiled input
+    finally:
+        flink_client.cancel(config, job_id)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,9 +18,10 @@ from sklearn.preprocessing import FunctionTransformer
 from common.cli import main
 from common.features.sql import JobSettings
 from common.models.artifact import feature_frame, load_artifact, save_artifact
+from common.models.profile import PROFILE_FILE, feature_profile
 from jobs.inference_requests.models import PAYMENT_FRAUD
 from jobs.model_scoring.scoring import compile_scoring
-from jobs.model_scoring.udf import score_batch
+from jobs.model_scoring.udf import ModelScore, score_batch
 
 SETTINGS = JobSettings(bootstrap_servers="k:9092", registry_url="http://r")
 
@@ -114,3 +118,55 @@ def test_score_refuses_an_artefact_of_other_inputs_before_submitting(
         other.exit_code == 1
         and "is for model payment_fraud v1, not trade_anomaly.v1" in other.output
     )
+
+
+class _Group:
+    """A PyFlink metric group that records what is registered (``add_group`` key-value pairs
+    as ``key=value`` path parts)."""
+
+    def __init__(self, path: str = "", gauges: dict[str, Any] | None = None) -> None:
+        self.path, self.gauges = path, {} if gauges is None else gauges
+
+    def add_group(self, name: str, extra: str | None = None) -> _Group:
+        part = name if extra is None else f"{name}={extra}"
+        return _Group(f"{self.path}/{part}", self.gauges)
+
+    def counter(self, name: str) -> Any:
+        return type("C", (), {"inc": lambda self, n=1: None})()
+
+    def gauge(self, name: str, obj: Any) -> None:
+        self.gauges[f"{self.path}/{name}"] = obj
+
+
+def test_the_scoring_function_exports_drift_against_the_training_profile(
+    strict_artifact: Path, tmp_path: Path
+) -> None:
+    directory = tmp_path / "artefact"
+    shutil.copytree(strict_artifact, directory)
+    columns = _columns(2_000)
+    profile = {
+        "model": "payment_fraud",
+        "version": 1,
+        "features": {c.name: feature_profile(c.tolist()) for c in columns},
+    }
+    (directory / PROFILE_FILE).write_text(json.dumps(profile))
+    function = ModelScore("payment_fraud", 1, str(directory))
+    group = _Group()
+    context = type("Context", (), {"get_metric_group": lambda self: group})()
+    function.open(context)
+    psi = group.gauges["/featurestream/feature=card_txn_count_1h/psiMilli"]
+    nulls = group.gauges["/featurestream/feature=merchant_txn_count_1h/nullRiseMilli"]
+    function.eval(*[c.fillna(0) for c in _columns(1_000, seed=3)])
+    assert psi() < 100  # the same distribution (nulls aside)
+    assert nulls() == 0
+    shifted = []
+    for column in _columns(5_000, seed=4):
+        if column.name == "card_txn_count_1h":
+            column = column * 10
+        if column.name == "merchant_txn_count_1h":
+            column = pd.Series(np.nan, index=column.index, name=column.name)
+        shifted.append(column)
+    function._drift._cached.clear()  # type: ignore[union-attr]  # skip the refresh interval
+    function.eval(*shifted)
+    assert psi() > 1_000
+    assert nulls() > 800  # every value null now, about 10 % in training

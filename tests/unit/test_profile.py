@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from common.models.profile import EPSILON, compare, feature_profile, psi
+from common.models.profile import EPSILON, RollingDrift, compare, feature_profile, psi
 
 
 def test_psi_is_the_textbook_sum() -> None:
@@ -65,3 +65,21 @@ def test_constant_and_empty_features() -> None:
     assert empty["null_rate"] == 1.0 and empty["edges"] == []
     (nothing,) = compare({"e": empty}, {"e": []})
     assert nothing.psi is None and nothing.null_rate is None and not nothing.breaches
+
+
+def test_rolling_drift_keeps_the_last_window_and_refreshes_on_its_clock() -> None:
+    rng = random.Random(4)
+    baseline = {"x": feature_profile([rng.gauss(0, 1) for _ in range(10_000)])}
+    now = [0.0]
+    drift = RollingDrift(baseline, window=1_000, refresh_s=10, clock=lambda: now[0])
+    assert drift.psi_milli("x") == 0 and drift.drift("x") is None  # nothing scored yet
+    drift.add("x", [rng.gauss(0, 1) for _ in range(1_000)])
+    assert drift.psi_milli("x") < 50
+    # A shift fills the window; the cached comparison holds until the clock moves on.
+    drift.add("x", [rng.gauss(3, 1) for _ in range(1_000)])
+    assert drift.psi_milli("x") < 50
+    now[0] = 11.0
+    assert drift.psi_milli("x") > 1_000
+    drift.add("x", [None] * 500)
+    now[0] = 22.0
+    assert drift.null_rise_milli("x") == 500  # half the window is null, training had none

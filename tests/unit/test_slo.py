@@ -34,6 +34,7 @@ ALWAYS = {
 }
 FRESHNESS = {"FeaturestreamFreshnessSLO"}
 DEAD_LETTERS = {"FeaturestreamDeadLetterBudgetFastBurn", "FeaturestreamDeadLetterBudgetSlowBurn"}
+DRIFT = {"FeaturestreamFeatureDrift", "FeaturestreamFeatureNulls"}
 # A metric name in PromQL: followed by a selector, or a bare recorded name.
 METRIC = re.compile(r"\b((?:flink|featurestream)_[A-Za-z0-9_:]*)(?=\{)")
 
@@ -166,12 +167,15 @@ def test_each_job_has_the_alerts_its_objectives_ask_for(
         expected |= FRESHNESS
     if slo["deadLetters"]["enabled"]:
         expected |= DEAD_LETTERS
+    if slo["drift"]["enabled"]:
+        expected |= DRIFT
     alerts = _alerts(rendered[job, env])
     assert {a["alert"] for a in alerts} == expected
     for alert in alerts:
         assert alert["labels"]["severity"] in ("critical", "warning")
         assert f'featurestream_dev_job="{job}"' in alert["expr"]
     assert (job == "model_scoring") == (not slo["freshness"]["enabled"])
+    assert (job == "model_scoring") == slo["drift"]["enabled"]  # the job that sees the inputs
 
 
 def test_every_alert_links_to_its_entry_in_operating_a_job(
@@ -188,7 +192,7 @@ def test_every_alert_links_to_its_entry_in_operating_a_job(
             assert url.endswith("/README.md")
             assert (anchor, alert["alert"]) in anchors, alert["alert"]
             seen.add(alert["alert"])
-    assert seen == ALWAYS | FRESHNESS | DEAD_LETTERS
+    assert seen == ALWAYS | FRESHNESS | DEAD_LETTERS | DRIFT
     assert {name for _, name in anchors} == seen, "an entry for an alert that no longer exists"
 
 
