@@ -120,19 +120,18 @@ type reading struct {
 	slots    []any
 }
 
-// found is whether features were evaluated (the view is neither missing nor too early).
+// found is whether the log held events of the key and answered T exactly.
 func (r reading) found() bool { return !r.missing && !r.tooEarly }
 
-// evaluate reads the features at t from events, oldest first (decodeLog's order).
+// evaluate reads the features at t from events, oldest first (decodeLog's order). A key
+// without events reads as an empty history (counts 0, the rest null), as the definitions say
+// of a virtual event at t; it is still reported missing.
 func (rt *readTime) evaluate(events []event, t int64) reading {
-	if len(events) == 0 {
-		return reading{missing: true}
-	}
-	if t < events[len(events)-1].ms-rt.marginMs {
+	if len(events) > 0 && t < events[len(events)-1].ms-rt.marginMs {
 		return reading{tooEarly: true}
 	}
 	upTo := events[:sort.Search(len(events), func(i int) bool { return events[i].ms > t })]
-	r := reading{slots: make([]any, len(rt.aggregates)+len(rt.derived))}
+	r := reading{missing: len(events) == 0, slots: make([]any, len(rt.aggregates)+len(rt.derived))}
 	if len(upTo) > 0 {
 		r.last = &upTo[len(upTo)-1]
 	}

@@ -155,8 +155,8 @@ func TestReadingBeforeTheNewestEvent(t *testing.T) {
 	if !r.tooEarly {
 		t.Errorf("one millisecond too early: %+v", r)
 	}
-	if r := rt.evaluate(nil, 1_000); !r.missing || r.found() {
-		t.Errorf("no events: %+v", r)
+	if r := rt.evaluate(nil, 1_000); !r.missing || r.found() || values(rt, r)["n"] != int64(0) {
+		t.Errorf("no events: an empty history (count 0), reported missing: %+v", r)
 	}
 }
 
@@ -356,7 +356,7 @@ func TestModelAndViewVectorsAtAReadTime(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", body, want)
 	}
 	body, ok = v.readJSON(nil, "c1", viewRead{}, 2_600, 3_600, &bad)
-	if ok || !strings.HasPrefix(string(body), `{"view":"card","version":1,"key":"c1","found":false,"event_id":null,"event_time":null,"staleness_s":null,"features":{"count":null`) {
+	if ok || !strings.HasPrefix(string(body), `{"view":"card","version":1,"key":"c1","found":false,"event_id":null,"event_time":null,"staleness_s":null,"features":{"count":0,"avg":null`) {
 		t.Errorf("absent: %s", body)
 	}
 	if bad != 0 {

@@ -125,7 +125,7 @@ func at(read viewRead, rt *readTime, slots []int, types []string, t int64, bad *
 	if r.last != nil {
 		out.lastMs, out.lastID = r.last.ms, r.last.id
 	}
-	if out.found {
+	if !r.tooEarly {
 		for i, typ := range types {
 			out.values[i] = asAvro(typ, r.slots[slots[i]])
 		}
