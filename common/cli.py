@@ -802,9 +802,34 @@ def features_group() -> None:
 @click.argument("view_name", metavar="VIEW")
 @click.argument("key")
 @click.option("--version", type=int, help="View version (default: the highest defined).")
-def features_get(view_name: str, key: str, version: int | None) -> None:
-    """Print the stored vector of KEY in VIEW as JSON, features typed by the definitions."""
-    from common.models.serving import stored_vector_json
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    metavar="TIME",
+    help="Read time: ISO-8601 (2026-12-02T10:00:00Z) or epoch millis, not later than now "
+    "(default: now).",
+)
+@click.option(
+    "--at",
+    "at",
+    type=click.Choice(["read-time", "last-event"]),
+    default="read-time",
+    show_default=True,
+    help="read-time: the features for a virtual event at the read time; last-event: the "
+    "stored vector, as of the key's last event.",
+)
+def features_get(view_name: str, key: str, version: int | None, as_of: str | None, at: str) -> None:
+    """Print KEY's features in VIEW as JSON, typed by the definitions: by default as of now
+    (every window ends at the read time), or as of --as-of."""
+    from common.models.serving import (
+        BadRequest,
+        check_as_of,
+        parse_time,
+        read_at,
+        stored_vector_json,
+        view_vector_json,
+    )
     from common.online_store import OnlineStore, redis_key
 
     views = [v for v in _all_views() if v.name == view_name]
@@ -814,14 +839,26 @@ def features_get(view_name: str, key: str, version: int | None) -> None:
         known = ", ".join(sorted({v.qualified_name for v in _all_views()}))
         raise click.ClickException(f"no feature view {view_name}; known: {known}")
     view = max(views, key=lambda v: v.version)
-    vector = OnlineStore.connect(_config()).get(view.name, view.version, key)
-    if vector is None:
-        raise click.ClickException(
-            f"no vector stored for {key!r} in {view.qualified_name} "
-            f"(Redis key {redis_key(view.name, view.version, key)}): no event of it yet, or its "
-            "TTL passed"
-        )
-    click.echo(json.dumps(stored_vector_json(view, vector), indent=2))
+    store = OnlineStore.connect(_config())
+    if at == "last-event":
+        if as_of is not None:
+            raise click.UsageError("--as-of applies to --at read-time only")
+        vector = store.get(view.name, view.version, key)
+        if vector is None:
+            raise click.ClickException(
+                f"no vector stored for {key!r} in {view.qualified_name} "
+                f"(Redis key {redis_key(view.name, view.version, key)}): no event of it yet, or "
+                "its TTL passed"
+            )
+        click.echo(json.dumps(stored_vector_json(view, vector), indent=2))
+        return
+    now_ms = time.time_ns() // 1_000_000
+    try:
+        at_ms = check_as_of(None if as_of is None else parse_time(as_of), now_ms)
+    except BadRequest as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from exc
+    (read,) = read_at(store, [(view, key)], at_ms)
+    click.echo(json.dumps(view_vector_json(view, key, read, now_ms), indent=2))
 
 
 @main.command("serve")

@@ -3,10 +3,16 @@
 Key ``fs:<view>:v<N>:<entity key>``, a hash of the features plus ``event_time`` (epoch millis),
 ``event_id`` and ``version``. Writes go through ``online_store.lua``: newer event time wins, ties
 go to the larger event id, so the stored vector does not depend on write order or replays.
+
+Next to it, ``fse:<view>:v<N>:<entity key>``: the key's recent events (a sorted set by event time
+of ``["<event id>", input values...]``, written through ``online_events.lua``), from which
+readers evaluate the features at the time of the read (``common.features.read_time``).
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,12 +23,18 @@ import redis
 from common.config import StackConfig
 
 WRITE_SCRIPT = Path(__file__).with_name("online_store.lua")
+EVENTS_SCRIPT = Path(__file__).with_name("online_events.lua")
 _RESERVED = frozenset({"event_time", "event_id", "version"})
 
 
 def redis_key(view: str, version: int, entity_key: str) -> str:
     """``fs:<view>:v<N>:<entity key>``."""
     return f"fs:{view}:v{version}:{entity_key}"
+
+
+def events_key(view: str, version: int, entity_key: str) -> str:
+    """``fse:<view>:v<N>:<entity key>``: the key's event log (a sorted set by event time)."""
+    return f"fse:{view}:v{version}:{entity_key}"
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,27 @@ class OnlineStore:
         written = self._write(keys=[redis_key(view, version, entity_key)], args=args)
         return bool(written)
 
+    @cached_property
+    def _write_event(self):  # type: ignore[no-untyped-def]  # redis-py's Script is untyped
+        return self._client.register_script(EVENTS_SCRIPT.read_text(encoding="utf-8"))
+
+    def write_event(
+        self,
+        view: str,
+        version: int,
+        entity_key: str,
+        event_time_ms: int,
+        event_id: str,
+        values: Sequence[object],
+        keep_ms: int,
+        ttl_ms: int = 0,
+    ) -> bool:
+        """Add one event to the key's log as the jobs do (same script); False when it is older
+        than the newest logged event minus ``keep_ms``."""
+        member = json.dumps([event_id, *map(_json_value, values)], separators=(",", ":"))
+        args = [event_time_ms, member, keep_ms, ttl_ms]
+        return bool(self._write_event(keys=[events_key(view, version, entity_key)], args=args))
+
     def get(self, view: str, version: int, entity_key: str) -> StoredVector | None:
         """The stored vector of one entity, or None."""
         return self.get_many(view, version, [entity_key])[entity_key]
@@ -98,6 +131,17 @@ class OnlineStore:
             _vector(key, raw) for (_, _, key), raw in zip(wanted, pipeline.execute(), strict=True)
         ]
 
+    def get_event_logs(
+        self, wanted: Sequence[tuple[str, int, str]]
+    ) -> list[list[tuple[str, float]]]:
+        """The event log (``fse:<view>:v<N>:<key>``: ``(member, event time)`` pairs, oldest
+        first) of each ``(view, version, entity key)``, in one round trip; see
+        ``common.features.read_time``."""
+        pipeline = self._client.pipeline(transaction=False)
+        for view, version, key in wanted:
+            pipeline.zrange(events_key(view, version, key), 0, -1, withscores=True)
+        return [list(found) for found in pipeline.execute()]
+
     def sample(
         self, view: str, version: int, fields: Sequence[str], limit: int
     ) -> list[list[str | None]]:
@@ -116,6 +160,13 @@ class OnlineStore:
     def ping(self) -> bool:
         """Whether Redis answers."""
         return bool(self._client.ping())
+
+
+def _json_value(value: object) -> object:
+    """Non-finite doubles as the strings the jobs write (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value
 
 
 def _vector(entity_key: str, raw: Mapping[str, str]) -> StoredVector | None:

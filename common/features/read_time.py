@@ -137,6 +137,7 @@ class ReadTimeVector:
     at_ms: int
     features: dict[str, Any] = field(default_factory=dict)
     last_event_ms: int | None = None
+    last_event_id: str | None = None
     found: bool = False
     too_early: bool = False
 
@@ -151,7 +152,7 @@ def evaluate(spec: dict[str, Any], events: Sequence[LoggedEvent], at_ms: int) ->
     held = [e for e in events if e.time_ms <= at_ms]
     latest = max(held, key=lambda e: (e.time_ms, e.event_id), default=None)
     if latest is not None:
-        result.last_event_ms = latest.time_ms
+        result.last_event_ms, result.last_event_id = latest.time_ms, latest.event_id
     values: dict[str, Any] = {}
     for aggregate in spec["aggregates"]:
         function = aggregate["function"]

@@ -58,11 +58,15 @@ def input_columns(view: FeatureView) -> list[InputColumn]:
     return list(columns.values())
 
 
-def window_spec(view: FeatureView, carry: tuple[str, ...] = ()) -> dict[str, Any]:
+def window_spec(
+    view: FeatureView, carry: tuple[str, ...] = (), emit_inputs: bool = False
+) -> dict[str, Any]:
     """The JSON-able spec of everything the window function computes for ``view``.
 
     ``carry`` names input columns copied to each output row unchanged (lineage and event columns
-    for inference requests); feature jobs carry none.
+    for inference requests); feature jobs carry none. ``emit_inputs``: each feature row also
+    holds the event's own ``in_<n>`` values, which the online store logs for read-time features
+    (output only, not state: a savepoint restores with or without it).
     """
     columns = {c.expression: c.column for c in input_columns(view)}
     aggregates: list[dict[str, Any]] = []
@@ -111,9 +115,13 @@ def window_spec(view: FeatureView, carry: tuple[str, ...] = ()) -> dict[str, Any
     }
     if carry:
         spec["carry"] = list(carry)
+    if emit_inputs:
+        spec["emit_inputs"] = True
     return spec
 
 
-def window_spec_json(view: FeatureView, carry: tuple[str, ...] = ()) -> str:
+def window_spec_json(
+    view: FeatureView, carry: tuple[str, ...] = (), emit_inputs: bool = False
+) -> str:
     """``window_spec`` as compact, key-sorted JSON (stable text for golden files and uids)."""
-    return json.dumps(window_spec(view, carry), sort_keys=True, separators=(",", ":"))
+    return json.dumps(window_spec(view, carry, emit_inputs), sort_keys=True, separators=(",", ":"))

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from common import topics
+from common.features import read_time
 from common.features.columns import feature_kind, source_columns
 from common.features.definitions import (
     DefinitionError,
@@ -533,10 +534,14 @@ def window_dead_letter_insert(job: FeatureJob, source_topic: str, names: Names =
 
 
 def view_statements(
-    view: FeatureView, names: Names = Names(), carry: tuple[Carried, ...] = ()
+    view: FeatureView,
+    names: Names = Names(),
+    carry: tuple[Carried, ...] = (),
+    emit_inputs: bool = False,
 ) -> list[str]:
     """The window-function input, its output and the feature rows of ``view`` (with ``carry``
-    at the end)."""
+    at the end, then, with ``emit_inputs``, the event's ``in_<n>`` values for the online
+    store's event log)."""
     source = view.source
     key = view.entity.key
     carried = {c.column for c in carry}
@@ -564,12 +569,14 @@ def view_statements(
         else:
             selected.append(f"`{feature.name}`")
     selected += [f"`{c.column}`" for c in carry]
+    logged = [f"`{c.column}`" for c in input_columns(view)] if emit_inputs else []
     features_view = (
         f"CREATE TEMPORARY VIEW `{names.features(view)}` AS\n"
         f"SELECT `{source.id_column}` AS `event_id`, `{key}`, `rowtime` AS `event_time`,\n  "
         + ",\n  ".join(selected)
-        + f",\n  {quote(view.name)} AS `feature_view`, {view.version} AS `feature_view_version`\n"
-        f"FROM `{names.window(view)}` WHERE `reject_reason` IS NULL"
+        + f",\n  {quote(view.name)} AS `feature_view`, {view.version} AS `feature_view_version`"
+        + "".join(f", {column}" for column in logged)
+        + f"\nFROM `{names.window(view)}` WHERE `reject_reason` IS NULL"
     )
     return [inputs_view, window_view, features_view]
 
@@ -583,12 +590,18 @@ def _feature_sink_ddl(job: FeatureJob, view: FeatureView, settings: JobSettings,
     return kafka_table(f"sink_{feature_table(view)}", columns, options, settings)
 
 
-def _online_sink_ddl(view: FeatureView, redis_url: str) -> str:
-    columns = ",\n  ".join(
-        f"`{name}` {sql}"
+def _online_columns(view: FeatureView) -> list[tuple[str, str]]:
+    """The online sink's columns: the vector's, then the event-log inputs."""
+    return [
+        (name, sql)
         for name, sql in output_columns(view)
         if name not in ("feature_view", "feature_view_version")
-    )
+    ] + [(c.column, c.kind) for c in input_columns(view)]
+
+
+def _online_sink_ddl(view: FeatureView, redis_url: str) -> str:
+    columns = ",\n  ".join(f"`{name}` {sql}" for name, sql in _online_columns(view))
+    logged = [c.column for c in input_columns(view)]
     options = {
         "connector": "featurestream-redis",
         "url": redis_url,
@@ -598,7 +611,11 @@ def _online_sink_ddl(view: FeatureView, redis_url: str) -> str:
         "event-id-column": "event_id",
         "event-time-column": "event_time",
         "ttl": f"{round(view.state_retention.total_seconds() * 1000)} ms",
+        "history-keep": f"{read_time.keep_ms(view)} ms",
+        "history-ttl": f"{read_time.log_ttl_ms(view)} ms",
     }
+    if logged:
+        options["history-columns"] = ",".join(logged)
     return f"CREATE TABLE `online_{feature_table(view)}` (\n  {columns}\n) {with_options(options)}"
 
 
@@ -613,22 +630,20 @@ def compile_job(job: FeatureJob, settings: JobSettings) -> CompiledJob:
     compiled.statements.append(dead_letter_ddl(job, settings, compiled.dead_letter_topic))
     compiled.inserts.append(dead_letter_insert(job))
     for view in job.views:
-        compiled.window_functions[function_name(view)] = window_spec_json(view)
-        compiled.statements += view_statements(view)
+        compiled.window_functions[function_name(view)] = window_spec_json(view, emit_inputs=True)
+        compiled.statements += view_statements(view, emit_inputs=True)
         topic = topics.feature_topic(view.name, view.version) + settings.topic_suffix
         compiled.feature_topics[view.qualified_name] = topic
         compiled.sink_schemas[topic] = output_schema_text(view)
         compiled.statements.append(_feature_sink_ddl(job, view, settings, topic))
+        published = ", ".join(f"`{n}`" for n, _ in output_columns(view))
         compiled.inserts.append(
-            f"INSERT INTO `sink_{feature_table(view)}` SELECT * FROM `{feature_table(view)}`"
+            f"INSERT INTO `sink_{feature_table(view)}` "
+            f"SELECT {published} FROM `{feature_table(view)}`"
         )
         if settings.redis_url:
             compiled.statements.append(_online_sink_ddl(view, settings.redis_url))
-            names = ", ".join(
-                f"`{n}`"
-                for n, _ in output_columns(view)
-                if n not in ("feature_view", "feature_view_version")
-            )
+            names = ", ".join(f"`{n}`" for n, _ in _online_columns(view))
             compiled.inserts.append(
                 f"INSERT INTO `online_{feature_table(view)}` "
                 f"SELECT {names} FROM `{feature_table(view)}`"

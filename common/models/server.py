@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from common.models import catalog
 from common.models.contract import ContractError, ModelContract
-from common.models.serving import BadRequest, model_vector
+from common.models.serving import READ_TIME, BadRequest, model_vector, parse_time
 from common.online_store import OnlineStore
 
 DEFAULT_HOST = "127.0.0.1"
@@ -110,7 +110,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.NOT_FOUND, {"error": str(exc)})
             return
         keys = {k: params.pop(k) for k in contract.entity_keys if k in params}
-        self._send(HTTPStatus.OK, model_vector(self.server.store, contract, keys, params))
+        at = params.pop("at", READ_TIME)
+        as_of = params.pop("as_of", None)
+        as_of_ms = None if as_of is None else parse_time(as_of)
+        self._send(
+            HTTPStatus.OK,
+            model_vector(self.server.store, contract, keys, params, as_of_ms=as_of_ms, at=at),
+        )
 
 
 def make_server(

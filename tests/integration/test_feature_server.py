@@ -20,7 +20,7 @@ import pytest
 
 from common.config import StackConfig
 from common.features.definitions import FeatureView
-from common.models.serving import model_vector, stored_vector_json
+from common.models.serving import LAST_EVENT, READ_TIME, model_vector, stored_vector_json
 from common.online_store import OnlineStore
 from common.runtime.catalog import load_job
 from jobs.inference_requests.models import PAYMENT_FRAUD
@@ -85,6 +85,7 @@ def stored(stack_config: StackConfig) -> dict[str, list[str]]:
 def _without_staleness(vector: dict[str, Any]) -> dict[str, Any]:
     vector = dict(vector)
     staleness = vector.pop("staleness_s")
+    vector.pop("read_at", None)  # the read time is each request's own now
     # The clock moves between the two reads; both must still say how old each vector is.
     return {**vector, "stale": {k: v is not None for k, v in staleness.items()}}
 
@@ -100,9 +101,16 @@ def test_model_vectors_equal_the_python_reference(
     cases += [("tok_unknown", stored["merchants"][0]), ("tok_unknown", "mer_unknown")]
     for card, merchant in cases:
         keys = {"card_id": card, "merchant_id": merchant}
-        for event in ({"amount_usd_cents": "1250"}, {}):
-            expected = model_vector(store, PAYMENT_FRAUD, keys, event)
-            response = httpx.get(f"{url}/models/payment_fraud/features", params={**keys, **event})
+        for event, at in (
+            ({"amount_usd_cents": "1250"}, LAST_EVENT),
+            ({}, LAST_EVENT),
+            ({}, READ_TIME),
+        ):
+            expected = model_vector(store, PAYMENT_FRAUD, keys, event, at=at)
+            mode = {"at": at} if at == LAST_EVENT else {}
+            response = httpx.get(
+                f"{url}/models/payment_fraud/features", params={**keys, **event, **mode}
+            )
             assert response.status_code == 200, response.text
             got = response.json()
             assert list(got["features"]) == list(expected["features"])  # contract order
@@ -142,7 +150,10 @@ def test_view_vectors_equal_the_stored_vector(
     url, _ = served
     store = OnlineStore.connect(stack_config)
     cards = stored["cards"][:4]
-    batch = httpx.post(f"{url}/views/payment_card/features", json={"keys": [*cards, "tok_none"]})
+    batch = httpx.post(
+        f"{url}/views/payment_card/features",
+        json={"keys": [*cards, "tok_none"], "at": LAST_EVENT},
+    )
     assert batch.status_code == 200, batch.text
     results = batch.json()["results"]
     for card, got in zip(cards, results[:-1], strict=True):
@@ -151,7 +162,8 @@ def test_view_vectors_equal_the_stored_vector(
         expected = stored_vector_json(CARD_VIEW, vector)
         assert got["found"] is True
         assert {k: got[k] for k in expected} == expected
-        assert httpx.get(f"{url}/views/payment_card/features", params={"card_id": card}).json() == {
+        single = {"card_id": card, "at": LAST_EVENT}
+        assert httpx.get(f"{url}/views/payment_card/features", params=single).json() == {
             **got,
             "staleness_s": pytest.approx(got["staleness_s"], abs=60),
         }

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from common.cli import main
 from common.config import StackConfig
 from common.models.server import FeatureServer, make_server
-from common.models.serving import BadRequest, model_vector
+from common.models.serving import LAST_EVENT, BadRequest, model_vector
 from common.online_store import OnlineStore
 from jobs.inference_requests.models import PAYMENT_FRAUD
 
@@ -72,7 +72,12 @@ def test_model_vector_is_typed_and_in_contract_order(
     store: OnlineStore, keys: dict[str, str]
 ) -> None:
     vector = model_vector(
-        store, PAYMENT_FRAUD, keys, {"amount_usd_cents": "1250"}, now_ms=EVENT_TIME_MS + 4_000
+        store,
+        PAYMENT_FRAUD,
+        keys,
+        {"amount_usd_cents": "1250"},
+        now_ms=EVENT_TIME_MS + 4_000,
+        at=LAST_EVENT,
     )
 
     assert list(vector["features"]) == PAYMENT_FRAUD.input_names
@@ -93,7 +98,9 @@ def test_model_vector_is_typed_and_in_contract_order(
 def test_absent_vectors_and_event_inputs_are_null_and_listed(
     store: OnlineStore, keys: dict[str, str]
 ) -> None:
-    vector = model_vector(store, PAYMENT_FRAUD, {**keys, "merchant_id": "mer_never_seen"})
+    vector = model_vector(
+        store, PAYMENT_FRAUD, {**keys, "merchant_id": "mer_never_seen"}, at=LAST_EVENT
+    )
 
     assert vector["missing"] == ["event.amount_usd_cents", "payment_merchant.v1"]
     assert vector["features"]["amount_usd_cents"] is None
@@ -109,7 +116,8 @@ def test_http_features_health_models_and_errors(server: str, keys: dict[str, str
         health = client.get("/healthz")
         models = client.get("/models")
         ok = client.get(
-            "/models/payment_fraud/features", params={**keys, "amount_usd_cents": "1250"}
+            "/models/payment_fraud/features",
+            params={**keys, "amount_usd_cents": "1250", "at": LAST_EVENT},
         )
         no_key = client.get("/models/payment_fraud/features", params={"card_id": "tok_x"})
         bad_value = client.get(
@@ -137,8 +145,9 @@ def test_http_features_health_models_and_errors(server: str, keys: dict[str, str
 
 
 def test_cli_features_get_prints_the_stored_vector(keys: dict[str, str]) -> None:
-    found = CliRunner().invoke(main, ["features", "get", "payment_card", keys["card_id"]])
-    absent = CliRunner().invoke(main, ["features", "get", "payment_card", "tok_nobody"])
+    last = ["--at", "last-event"]
+    found = CliRunner().invoke(main, ["features", "get", "payment_card", keys["card_id"], *last])
+    absent = CliRunner().invoke(main, ["features", "get", "payment_card", "tok_nobody", *last])
     no_view = CliRunner().invoke(main, ["features", "get", "no_view", "k"])
 
     assert found.exit_code == 0, found.output

@@ -10,7 +10,6 @@ inside windows between events, and unknown keys.
 from __future__ import annotations
 
 import math
-import random
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +27,8 @@ from jobs.payment_features.features import PAYMENT_CARD, PAYMENT_MERCHANT
 from jobs.trade_features.features import TRADE_ACCOUNT, TRADE_SYMBOL
 from tests.feature_reference import reference_at
 from tests.integration.feature_checks import TOLERANCE
-from tests.integration.history import D, H, M, history
+from tests.integration.history import D, M, history
+from tests.read_times import read_times
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -87,30 +87,6 @@ def _logs(view: FeatureView, records: list[dict[str, Any]]) -> dict[str, list[Lo
     return logs
 
 
-def _reads(
-    view: FeatureView, logs: dict[str, list[LoggedEvent]], seed: int
-) -> list[tuple[str, int]]:
-    """Read times the log can answer exactly (``T >= newest - margin``), edges first."""
-    spec = read_time_spec(view)
-    windows = sorted({a["window_ms"] for a in spec["aggregates"] if a["window_ms"]})
-    rng = random.Random(seed)
-    keys = sorted(logs)
-    chosen = [k for k in keys if "edge" in k] + rng.sample(keys, min(120, len(keys)))
-    reads: list[tuple[str, int]] = []
-    for key in chosen:
-        times = sorted({e.time_ms for e in logs[key]})
-        newest = times[-1]
-        earliest = newest - spec["margin_ms"]
-        candidates = {newest, newest - 1, earliest, newest + 1, newest + 3 * H, newest + 2 * D}
-        candidates |= {newest + 41 * D}
-        for t in times[-5:]:
-            for w in windows:
-                candidates |= {t + w, t + w + 1, t + w - 1}
-        reads += [(key, t) for t in sorted(candidates) if t >= earliest]
-    reads += [("never_seen_key", max(e.time_ms for log in logs.values() for e in log))]
-    return reads
-
-
 def _same(a: Any, b: Any) -> bool:
     if a is None or b is None:
         return a is None and b is None
@@ -134,7 +110,7 @@ def test_read_time_features_equal_the_reference_at_the_read_time(
 ) -> None:
     records = history() if source == "payments" else _trades()
     logs = _logs(view, records)
-    reads = _reads(view, logs, seed=3)
+    reads = read_times(view, logs, seed=3)
     spec = read_time_spec(view)
 
     expected = reference_at(view, records, reads)
