@@ -134,9 +134,13 @@ def pttl(client: redis.Redis, key: str) -> int:
     return value
 
 
-def sink_counters(config: StackConfig, job_id: str) -> dict[str, int]:
+def sink_counters(
+    config: StackConfig,
+    job_id: str,
+    names: Sequence[str] = ("onlineStoreWritten", "onlineStoreSkippedOlder"),
+) -> dict[str, int]:
     """The writer's counters, summed over subtasks, as the REST API reports them (lagging)."""
-    totals = dict.fromkeys(("onlineStoreWritten", "onlineStoreSkippedOlder"), 0)
+    totals = dict.fromkeys(names, 0)
     for vertex in flink_client.job_details(config, job_id)["vertices"]:
         url = f"{config.flink_rest_url}/jobs/{job_id}/vertices/{vertex['id']}/metrics"
         ids = [m["id"] for m in httpx.get(url, timeout=5).json()]
@@ -244,6 +248,151 @@ def test_flush_interval_writes_a_partial_batch_while_the_job_runs(
     ],
 )
 def test_bad_table_definitions_fail_at_planning(
+    stack_config: StackConfig,
+    columns: list[tuple[str, str]],
+    overrides: dict[str, str],
+    message: str,
+) -> None:
+    options = {**sink_options(stack_config, "t_invalid"), **overrides}
+    with pytest.raises(FlinkJobError, match=message):
+        run_job(stack_config, options, [], columns=columns)
+
+
+# The event log (issue 17): in_0..in_2 are the window function's inputs, logged per event and not
+# features; keep 10 s. The planner may reorder the rows of one VALUES (a union of one-row
+# inputs), so each job's rows are chosen to give the same log in any order; what must come later
+# (older than keep, a replay, out of order) comes in a second job.
+T = 1_767_225_600_000
+LOG_COLUMNS = [
+    ("card_id", "STRING"),
+    ("payment_id", "STRING"),
+    ("event_time", "TIMESTAMP(3)"),
+    ("card_txn_count_1h", "BIGINT"),
+    ("in_0", "BIGINT"),
+    ("in_1", "STRING"),
+    ("in_2", "DOUBLE"),
+]
+LOG_ROWS: list[list[Any]] = [
+    ["card-e", "e1", T + 1_000, 1, 10, "m1", 1.5],  # gone: trimmed, or skipped if after e3
+    ["card-e", "e2", T + 25_000, 3, 25, "m2", 2.25],  # gone: within keep of e3, not of e4
+    ["card-e", "e3", T + 30_000, 2, 30, "m3", 3.0],  # exactly keep behind the newest: kept
+    ["card-e", "e4b", T + 40_000, 6, 41, "m4", -0.125],  # the newest
+    ["card-e", "e4a", T + 40_000, 7, 40, 'mer "q" \\', 2.5],  # same millisecond, another id
+    ["card-f", "f1", T + 7_000, 1, 7, "m7", 7.0],
+    [None, "x1", T + 9_000, 1, 9, "m9", 9.0],  # no key: neither vector nor log
+]
+# Behind the stored newest (T + 40 s), whatever their order.
+LATER_ROWS: list[list[Any]] = [
+    ["card-e", "e3", T + 30_000, 2, 30, "m3", 3.0],  # replayed: the same member, a no-op
+    ["card-e", "e6", T + 35_000, 5, None, "ünï ✓", None],  # out of order, within keep; nulls
+    ["card-e", "e3z", T + 30_000, 8, 31, "m3z", 3.5],  # out of order, exactly at the horizon
+    ["card-e", "e0", T + 5_000, 4, 5, "m0", 0.5],  # older than newest - keep: skipped
+    ["card-e", "e5", T + 29_999, 9, 20, "m5", 2.0],  # one millisecond too old: skipped
+]
+
+
+def event_log(client: redis.Redis, view: str, key: str) -> list[tuple[str, int]]:
+    """The log of ``key``: (member, event time) in score order (ties by member)."""
+    entries = client.zrange(f"fse:{view}:v1:{key}", 0, -1, withscores=True)
+    return [(member.decode(), int(score)) for member, score in entries]
+
+
+def test_sink_keeps_an_event_log_per_key_trimmed_behind_its_newest_event(
+    stack_config: StackConfig,
+) -> None:
+    view = f"t_{uuid.uuid4().hex[:8]}"
+    client = redis.Redis.from_url(stack_config.redis_url)
+    history = {"history-columns": "in_0, in_1,in_2", "history-keep": "10 s", "history-ttl": "1 h"}
+    options = sink_options(stack_config, view, **history, **{"batch-size": "2"})
+    job_id = run_job(stack_config, options, LOG_ROWS, columns=LOG_COLUMNS, parallelism=2)
+    flink_client.wait_for_state(stack_config, job_id, "FINISHED", timeout_s=180)
+
+    # Members as readers parse them: [id, in_0, in_1, in_2], no spaces, strings escaped.
+    newest = [
+        ('["e4a",40,"mer \\"q\\" \\\\",2.5]', T + 40_000),
+        ('["e4b",41,"m4",-0.125]', T + 40_000),
+    ]
+    assert event_log(client, view, "card-e") == [('["e3",30,"m3",3.0]', T + 30_000), *newest]
+    assert event_log(client, view, "card-f") == [('["f1",7,"m7",7.0]', T + 7_000)]
+    logs = {key.decode() for key in client.scan_iter(match=f"fse:{view}:*")}
+    assert logs == {f"fse:{view}:v1:card-e", f"fse:{view}:v1:card-f"}
+    assert 0 < pttl(client, f"fse:{view}:v1:card-e") <= 3_600_000
+
+    # One writer, kept running so that its counters can be read.
+    options = sink_options(stack_config, view, **history, **{"flush-interval": "100 ms"})
+    job_id = run_job(
+        stack_config, options, LATER_ROWS, columns=LOG_COLUMNS, unbounded=True, parallelism=1
+    )
+    names = (
+        "onlineStoreEventsWritten",
+        "onlineStoreEventsSkippedOld",
+        "onlineStoreWritten",
+        "onlineStoreSkippedOlder",
+    )
+    wanted = {
+        "onlineStoreEventsWritten": 3,  # e3 counts: the script ran, and the event is there
+        "onlineStoreEventsSkippedOld": 2,
+        "onlineStoreWritten": 0,  # every vector is older than e4b's
+        "onlineStoreSkippedOlder": 5,
+    }
+    try:
+        deadline = time.monotonic() + 120
+        while (counters := sink_counters(stack_config, job_id, names)) != wanted:
+            state = flink_client.job_details(stack_config, job_id)["state"]
+            assert state not in flink_client.TERMINAL_STATES, state
+            assert time.monotonic() < deadline, f"sink metrics {counters}, expected {wanted}"
+            time.sleep(0.5)
+    finally:
+        flink_client.cancel(stack_config, job_id)
+    flink_client.wait_for_state(stack_config, job_id, "CANCELED", timeout_s=60)
+
+    stored = event_log(client, view, "card-e")
+    assert stored == [
+        ('["e3",30,"m3",3.0]', T + 30_000),
+        ('["e3z",31,"m3z",3.5]', T + 30_000),
+        ('["e6",null,"ünï ✓",null]', T + 35_000),
+        *newest,
+    ]
+    assert json.loads(stored[3][0]) == ["e4a", 40, 'mer "q" \\', 2.5]
+    for member, _ in stored:
+        assert member == json.dumps(json.loads(member), separators=(",", ":"), ensure_ascii=False)
+
+    # The vector is the log's newest event (ties to the larger id), features only: none of the
+    # history columns, and no expiry (history-ttl is the log's).
+    vector = {k.decode(): v.decode() for k, v in client.hgetall(f"fs:{view}:v1:card-e").items()}
+    assert vector == {
+        "event_time": str(T + 40_000),
+        "event_id": "e4b",
+        "version": "1",
+        "card_txn_count_1h": "6",
+    }
+    assert pttl(client, f"fs:{view}:v1:card-e") == -1
+
+
+@pytest.mark.parametrize(
+    ("columns", "overrides", "message"),
+    [
+        pytest.param(
+            LOG_COLUMNS,
+            {"history-columns": "in_0,in_1"},
+            "option 'history-keep' is required when 'history-columns' is set",
+            id="history-keep-missing",
+        ),
+        pytest.param(
+            [*LOG_COLUMNS, ("amount", "DECIMAL(12, 2)")],
+            {"history-columns": "in_0,amount", "history-keep": "1 h"},
+            r"option 'history-columns': column 'amount' has unsupported type DECIMAL\(12, 2\)",
+            id="history-decimal",
+        ),
+        pytest.param(
+            LOG_COLUMNS,
+            {"history-columns": "in_0,card_id", "history-keep": "1 h"},
+            "option 'history-columns' must not name the key, event id or event time column",
+            id="history-key-column",
+        ),
+    ],
+)
+def test_bad_event_log_options_fail_at_planning(
     stack_config: StackConfig,
     columns: list[tuple[str, str]],
     overrides: dict[str, str],
