@@ -294,6 +294,7 @@ LATER_ROWS: list[list[Any]] = [
 def event_log(client: redis.Redis, view: str, key: str) -> list[tuple[str, int]]:
     """The log of ``key``: (member, event time) in score order (ties by member)."""
     entries = client.zrange(f"fse:{view}:v1:{key}", 0, -1, withscores=True)
+    assert isinstance(entries, list)  # redis-py types the reply loosely
     return [(member.decode(), int(score)) for member, score in entries]
 
 
@@ -359,7 +360,9 @@ def test_sink_keeps_an_event_log_per_key_trimmed_behind_its_newest_event(
 
     # The vector is the log's newest event (ties to the larger id), features only: none of the
     # history columns, and no expiry (history-ttl is the log's).
-    vector = {k.decode(): v.decode() for k, v in client.hgetall(f"fs:{view}:v1:card-e").items()}
+    stored_vector = client.hgetall(f"fs:{view}:v1:card-e")
+    assert isinstance(stored_vector, dict)
+    vector = {k.decode(): v.decode() for k, v in stored_vector.items()}
     assert vector == {
         "event_time": str(T + 40_000),
         "event_id": "e4b",
