@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from common.config import load_stack_config
-from common.deploy import k8s, local, render, state_check, status
+from common.deploy import k8s, k8s_status, local, render, state_check, status
 from common.deploy.render import SetValue
 from common.features.definitions import DefinitionError
 from common.local import tools
@@ -508,7 +508,15 @@ def check_upgrade(
     metavar="slo.KEY=VALUE",
     help="Override an objective, e.g. slo.freshness.p99Seconds=5 (repeatable).",
 )
-@click.option("--job-id", help="local: the Flink job id, when several run under the job's name.")
+@click.option("--job-id", help="The Flink job id, when several run under the job's name.")
+@click.option(
+    "--namespace",
+    "-n",
+    default=render.DEFAULT_NAMESPACE,
+    show_default=True,
+    help="Namespace of the release (k8s).",
+)
+@click.option("--context", help="kubeconfig context (k8s; default: the current one).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
 def status_command(
     job_name: str,
@@ -516,24 +524,27 @@ def status_command(
     env: str,
     sets: tuple[str, ...],
     job_id: str | None,
+    namespace: str,
+    context: str | None,
     as_json: bool,
 ) -> None:
     """JOB's state, uptime, checkpoints, savepoint, restarts, source lag, freshness per view and
     dead letters, against its objectives (the chart's slo values).
 
+    With --target k8s, over `kubectl port-forward` to the release's REST service and each pod's
+    Prometheus reporter (no savepoint shown: `savepoints --target k8s` lists them).
+
     Exit code 0: RUNNING within every objective; 1: not running; 2: an objective is breached.
     """
-    if target == "k8s":
-        raise click.ClickException(
-            "status --target k8s: not yet; use the job's Grafana dashboard (the chart's "
-            "ConfigMap) and its alerts, or `kubectl -n <namespace> get flinkdeployment "
-            f"{render.release_name(job_name)}`"
-        )
     job = _job(job_name)
     try:
         slo = status.slo_values(job_name, env, _parse_set(sets))
-        found = status.local_status(load_stack_config(), job, slo, job_id)
-    except (ValueError, status.StatusError) as exc:
+        if target == "k8s":
+            kube = k8s.Target(namespace=namespace, context=context)
+            found = k8s_status.k8s_status(kube, job, slo, env, job_id)
+        else:
+            found = status.local_status(load_stack_config(), job, slo, job_id)
+    except (ValueError, status.StatusError, render.RenderError) as exc:
         raise _fail(exc) from exc
     if as_json:
         click.echo(json.dumps(found.as_dict(), indent=2, sort_keys=True))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -256,24 +256,28 @@ def objectives(
 # --- the local cluster ---------------------------------------------------------------------------
 
 
-def _get(config: StackConfig, path: str) -> Any:
+LOCAL_HINT = "start it with `featurestream local up`"
+
+
+def _get(rest_url: str, path: str, hint: str = LOCAL_HINT) -> Any:
     try:
-        response = httpx.get(f"{config.flink_rest_url}{path}", timeout=10)
+        response = httpx.get(f"{rest_url}{path}", timeout=10)
     except httpx.HTTPError as exc:
         raise StatusError(
-            f"the local Flink cluster at {config.flink_rest_url} is not reachable ({exc}); "
-            "start it with `featurestream local up`"
+            f"the Flink cluster at {rest_url} is not reachable ({exc}); {hint}"
         ) from exc
     if response.status_code >= 400:
         raise StatusError(f"GET {path}: HTTP {response.status_code}: {response.text[:300]}")
     return response.json()
 
 
-def _newest_job(config: StackConfig, job: Job, job_id: str | None) -> dict[str, Any] | None:
+def _newest_job(rest_url: str, job: Job, job_id: str | None, hint: str) -> dict[str, Any] | None:
     """The job's entry in ``/jobs/overview``: ``job_id``'s, else the newest one not ended, else
     the newest ended one."""
     entries = [
-        j for j in _get(config, "/jobs/overview").get("jobs", []) if j.get("name") == job.dashed
+        j
+        for j in _get(rest_url, "/jobs/overview", hint).get("jobs", [])
+        if j.get("name") == job.dashed
     ]
     if job_id is not None:
         entries = [j for j in entries if j.get("jid") == job_id]
@@ -305,9 +309,9 @@ def started_failures(stats: Mapping[str, Any]) -> int:
     return max(0, min(int(counts.get("failed", 0)), unfinished))
 
 
-def _checkpoints(config: StackConfig, job_id: str) -> tuple[Checkpoint | None, int, int]:
+def _checkpoints(rest_url: str, job_id: str, hint: str) -> tuple[Checkpoint | None, int, int]:
     """(the last completed checkpoint, completed count, failed count of started ones)."""
-    stats = _get(config, f"/jobs/{job_id}/checkpoints")
+    stats = _get(rest_url, f"/jobs/{job_id}/checkpoints", hint)
     counts = stats.get("counts") or {}
     latest = (stats.get("latest") or {}).get("completed")
     checkpoint = None
@@ -341,10 +345,44 @@ def local_status(
     Raises:
         StatusError: the cluster's REST API does not answer.
     """
-    now_ms = int(time.time() * 1000)
     savepoints = [s for s in local.list_states(config, job) if s.kind == "savepoint"]
-    last_savepoint = savepoints[-1] if savepoints else None
-    entry = _newest_job(config, job, job_id)
+    return cluster_status(
+        job,
+        slo,
+        config.flink_rest_url,
+        config.flink_metrics_urls,
+        lambda found_id: _windows(config, job, found_id),
+        job_id=job_id,
+        last_savepoint=savepoints[-1] if savepoints else None,
+        metrics_hint=(
+            "a stack started before it had reporters needs `featurestream local down` and `up`"
+        ),
+    )
+
+
+def cluster_status(
+    job: Job,
+    slo: Mapping[str, Any],
+    rest_url: str,
+    metrics_urls: Sequence[str],
+    windows: Callable[[str], dict[str, str]],
+    job_id: str | None = None,
+    last_savepoint: local.SavedState | None = None,
+    hint: str = LOCAL_HINT,
+    metrics_hint: str = "",
+) -> JobStatus:
+    """The job's status from a Flink REST API and the Prometheus reporters of its processes.
+
+    Args:
+        windows: The job's views and window uids for a Flink job id (``metrics.windows_of_lock``).
+        hint: What to do when the REST API does not answer (in the error).
+        metrics_hint: What to do when a reporter does not answer (in the screen).
+
+    Raises:
+        StatusError: the REST API does not answer.
+    """
+    now_ms = int(time.time() * 1000)
+    entry = _newest_job(rest_url, job, job_id, hint)
     if entry is None:
         return JobStatus(
             job.name,
@@ -365,19 +403,14 @@ def local_status(
             last_savepoint=last_savepoint,
         )
     uptime_s = max(0.0, (now_ms - int(entry.get("start-time", now_ms))) / 1000)
-    checkpoint, completed, failed = _checkpoints(config, found_id)
+    checkpoint, completed, failed = _checkpoints(rest_url, found_id, hint)
     job_metrics = None
     metrics_error = None
     try:
-        samples = metrics.scrape(config.flink_metrics_urls)
-        job_metrics = metrics.job_metrics(
-            samples, job.dashed, _windows(config, job, found_id), found_id
-        )
+        samples = metrics.scrape(metrics_urls)
+        job_metrics = metrics.job_metrics(samples, job.dashed, windows(found_id), found_id)
     except metrics.MetricsError as exc:
-        metrics_error = (
-            f"{exc} (a stack started before it had reporters needs `featurestream local "
-            "down` and `up`)"
-        )
+        metrics_error = f"{exc} ({metrics_hint})" if metrics_hint else str(exc)
     return JobStatus(
         job=job.name,
         pipeline_name=job.dashed,

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from common.cli import main
-from common.deploy import status
+from common.deploy import k8s, status
 from common.runtime.metrics import JobMetrics, ViewMetrics
 
 NOW_MS = 1_800_000_000_000
@@ -130,10 +130,13 @@ def test_restarts_and_failed_checkpoints_per_hour() -> None:
     assert not {o.name: o.breached for o in old}["checkpoints"]
 
 
-def test_k8s_target_says_not_yet() -> None:
+def test_k8s_target_without_a_cluster_says_so_and_exits_1(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(k8s, "cluster_problem", lambda target: "kubectl is not on PATH")
     result = CliRunner().invoke(main, ["status", "payment_features", "--target", "k8s"])
     assert result.exit_code == 1
-    assert "not yet" in result.output and "dashboard" in result.output
+    assert "no cluster reachable: kubectl is not on PATH" in result.output
 
 
 def test_failed_checkpoints_leave_out_triggers_refused_while_tasks_deploy() -> None:
