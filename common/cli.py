@@ -934,6 +934,7 @@ def serve(
         finally:
             server.server_close()
         return
+    from common.features.definitions import DefinitionError
     from common.local import feature_server
     from common.serving.plan import write_plan
 
@@ -941,7 +942,10 @@ def serve(
         binary = feature_server.binary(config.cache_dir)
     except feature_server.BuildError as exc:
         raise click.ClickException(str(exc)) from exc
-    plan = write_plan()
+    try:
+        plan = write_plan()
+    except DefinitionError as exc:
+        raise click.ClickException(f"cannot serve: {exc}") from exc
     args = [
         str(binary),
         f"-plan={plan}",

@@ -28,6 +28,7 @@ from common.generate.events import Kind
 from common.generate.runner import generate_events, produce
 from common.kafka import end_offsets, read_topic
 from common.local import flink_client, progress, stack
+from common.models.serving import read_at
 from common.online_store import OnlineStore
 from common.runtime import catalog, launch, locks, metrics
 from common.runtime.launch import RunOptions
@@ -147,7 +148,13 @@ def _show_online_vectors(config: StackConfig, seed: int, since_ms: int) -> None:
             for vector in fresh[:2]:
                 when = datetime.fromtimestamp(vector.event_time_ms / 1000, UTC)
                 features = ", ".join(f"{k}={_short(v)}" for k, v in vector.features.items())
-                print(f"  {vector.entity_key} @ {when:%H:%M:%S} UTC: {features}")
+                print(f"  {vector.entity_key} @ {when:%H:%M:%S} UTC (its last event): {features}")
+                # The same key as of now: every window ends at the read time (decision 75).
+                (read,) = read_at(store, [(view, vector.entity_key)], time.time_ns() // 10**6)
+                now = ", ".join(
+                    f"{k}={_short(str(v))}" for k, v in read.features.items() if v is not None
+                )
+                print(f"  {'':{len(vector.entity_key)}} now: {now}")
 
 
 def _short(value: str) -> str:

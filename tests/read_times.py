@@ -16,13 +16,14 @@ from tests.integration.history import D, H
 def read_times(
     view: FeatureView, logs: Mapping[str, Sequence[LoggedEvent]], seed: int
 ) -> list[tuple[str, int]]:
-    """``(key, read time)`` pairs for the keys of ``logs``: edge cards and a sample of the
-    rest, and one unknown key."""
+    """``(key, read time)`` pairs for the keys of ``logs``: edge cards, the ten busiest keys and
+    a sample of the rest, and one unknown key."""
     spec = read_time_spec(view)
     windows = sorted({a["window_ms"] for a in spec["aggregates"] if a["window_ms"]})
     rng = random.Random(seed)
     keys = sorted(logs)
-    chosen = [k for k in keys if "edge" in k] + rng.sample(keys, min(120, len(keys)))
+    busiest = sorted(keys, key=lambda k: len(logs[k]), reverse=True)[:10]
+    chosen = [k for k in keys if "edge" in k] + busiest + rng.sample(keys, min(120, len(keys)))
     reads: list[tuple[str, int]] = []
     for key in chosen:
         times = sorted({e.time_ms for e in logs[key]})

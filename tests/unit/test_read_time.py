@@ -185,3 +185,21 @@ def test_expressions(text: str, values: dict[str, float | None], expected: float
 def test_expressions_outside_the_subset_are_refused(text: str, message: str) -> None:
     with pytest.raises(DefinitionError, match=message):
         parse(text, frozenset({"n", "m"}))
+
+
+def test_the_serving_plan_has_a_read_time_spec_for_every_view() -> None:
+    """``featurestream serve`` compiles every view of the repository: no derived expression of
+    ours is outside the subset, and each spec names its view's output features in order."""
+    from common.serving.plan import serving_plan
+
+    plan = serving_plan()
+    by_name = {
+        v.qualified_name: v for v in (PAYMENT_CARD, PAYMENT_MERCHANT, TRADE_SYMBOL, TRADE_ACCOUNT)
+    }
+    for view in plan["views"]:
+        spec = view["read_time"]
+        assert spec["features"] == [f["name"] for f in view["features"]]
+        assert spec["events_prefix"] == f"fse:{view['name']}:v{view['version']}:"
+        qualified = f"{view['name']}.v{view['version']}"
+        if qualified in by_name:
+            assert spec == read_time_spec(by_name[qualified])
