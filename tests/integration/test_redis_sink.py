@@ -274,7 +274,7 @@ LOG_COLUMNS = [
 ]
 LOG_ROWS: list[list[Any]] = [
     ["card-e", "e1", T + 1_000, 1, 10, "m1", 1.5],  # gone: trimmed, or skipped if after e3
-    ["card-e", "e2", T + 25_000, 3, 25, "m2", 2.25],  # gone: within keep of e3, not of e4
+    ["card-e", "e2", T + 25_000, 3, 25, "m2", 2.25],  # outside keep of e4, but the latest so
     ["card-e", "e3", T + 30_000, 2, 30, "m3", 3.0],  # exactly keep behind the newest: kept
     ["card-e", "e4b", T + 40_000, 6, 41, "m4", -0.125],  # the newest
     ["card-e", "e4a", T + 40_000, 7, 40, 'mer "q" \\', 2.5],  # same millisecond, another id
@@ -286,8 +286,8 @@ LATER_ROWS: list[list[Any]] = [
     ["card-e", "e3", T + 30_000, 2, 30, "m3", 3.0],  # replayed: the same member, a no-op
     ["card-e", "e6", T + 35_000, 5, None, "ünï ✓", None],  # out of order, within keep; nulls
     ["card-e", "e3z", T + 30_000, 8, 31, "m3z", 3.5],  # out of order, exactly at the horizon
-    ["card-e", "e0", T + 5_000, 4, 5, "m0", 0.5],  # older than newest - keep: skipped
-    ["card-e", "e5", T + 29_999, 9, 20, "m5", 2.0],  # one millisecond too old: skipped
+    ["card-e", "e0", T + 5_000, 4, 5, "m0", 0.5],  # older than newest - keep and e2: skipped
+    ["card-e", "e5", T + 29_999, 9, 20, "m5", 2.0],  # behind the horizon, after e2: replaces it
 ]
 
 
@@ -313,7 +313,13 @@ def test_sink_keeps_an_event_log_per_key_trimmed_behind_its_newest_event(
         ('["e4a",40,"mer \\"q\\" \\\\",2.5]', T + 40_000),
         ('["e4b",41,"m4",-0.125]', T + 40_000),
     ]
-    assert event_log(client, view, "card-e") == [('["e3",30,"m3",3.0]', T + 30_000), *newest]
+    # e2 is behind the horizon but the latest event there: kept (for seconds_since_prev).
+    previous = ('["e2",25,"m2",2.25]', T + 25_000)
+    assert event_log(client, view, "card-e") == [
+        previous,
+        ('["e3",30,"m3",3.0]', T + 30_000),
+        *newest,
+    ]
     assert event_log(client, view, "card-f") == [('["f1",7,"m7",7.0]', T + 7_000)]
     logs = {key.decode() for key in client.scan_iter(match=f"fse:{view}:*")}
     assert logs == {f"fse:{view}:v1:card-e", f"fse:{view}:v1:card-f"}
@@ -331,8 +337,8 @@ def test_sink_keeps_an_event_log_per_key_trimmed_behind_its_newest_event(
         "onlineStoreSkippedOlder",
     )
     wanted = {
-        "onlineStoreEventsWritten": 3,  # e3 counts: the script ran, and the event is there
-        "onlineStoreEventsSkippedOld": 2,
+        "onlineStoreEventsWritten": 4,  # e3 counts: the script ran, and the event is there
+        "onlineStoreEventsSkippedOld": 1,
         "onlineStoreWritten": 0,  # every vector is older than e4b's
         "onlineStoreSkippedOlder": 5,
     }
@@ -349,12 +355,13 @@ def test_sink_keeps_an_event_log_per_key_trimmed_behind_its_newest_event(
 
     stored = event_log(client, view, "card-e")
     assert stored == [
+        ('["e5",20,"m5",2.0]', T + 29_999),
         ('["e3",30,"m3",3.0]', T + 30_000),
         ('["e3z",31,"m3z",3.5]', T + 30_000),
         ('["e6",null,"ünï ✓",null]', T + 35_000),
         *newest,
     ]
-    assert json.loads(stored[3][0]) == ["e4a", 40, 'mer "q" \\', 2.5]
+    assert json.loads(stored[4][0]) == ["e4a", 40, 'mer "q" \\', 2.5]
     for member, _ in stored:
         assert member == json.dumps(json.loads(member), separators=(",", ":"), ensure_ascii=False)
 

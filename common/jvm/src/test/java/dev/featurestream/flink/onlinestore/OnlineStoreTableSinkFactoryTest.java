@@ -148,6 +148,6 @@ class OnlineStoreTableSinkFactoryTest {
         }
         assertTrue(
                 OnlineStoreTableSinkFactory.loadScript(StoreScript.EVENT_LOG)
-                        .contains("ZREMRANGEBYSCORE"));
+                        .contains("ZREMRANGEBYRANK"));
     }
 }
