@@ -9,7 +9,8 @@ counted in the ``featurestream.scoreErrors`` metric.
 When the artefact has a training profile (``profile.json``, written by ``train``), each worker
 also keeps its last scored values of every profiled input and exports their drift against it
 as gauges ``featurestream.feature.<input>.psiMilli`` and ``.nullRiseMilli`` (thousandths:
-PyFlink gauges are integers), which the chart's drift alerts read.
+PyFlink gauges are integers), which the chart's drift alerts read. The comparison runs in
+``eval`` at most every 10 s; the gauges only read its result.
 """
 
 from __future__ import annotations
@@ -133,6 +134,9 @@ class ModelScore(ScalarFunction):  # type: ignore[misc]  # pyflink is untyped
                     if name in self._drift.features:
                         numbers = pd.to_numeric(column, errors="coerce").astype("float64")
                         self._drift.add(name, numbers.tolist())
+                # Here, not in the gauges: PyFlink reads gauges as a bundle finishes, also
+                # while the operator closes (decision 74).
+                self._drift.refresh()
         failed = sum(e is not None for e in scored.errors)
         self._errors.inc(failed)
         self._scored.inc(count - failed)
@@ -156,6 +160,7 @@ def _drift_gauges(group: Any, model_path: Path, artifact: Artifact) -> RollingDr
     drift = RollingDrift(profile["features"])
     for name in drift.features:
         feature = group.add_group("feature", name)
+        # The gauges read the integers the last refresh stored: no work when they are read.
         feature.gauge("psiMilli", lambda n=name: drift.psi_milli(n))
         feature.gauge("nullRiseMilli", lambda n=name: drift.null_rise_milli(n))
     return drift

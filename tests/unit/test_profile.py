@@ -72,14 +72,19 @@ def test_rolling_drift_keeps_the_last_window_and_refreshes_on_its_clock() -> Non
     baseline = {"x": feature_profile([rng.gauss(0, 1) for _ in range(10_000)])}
     now = [0.0]
     drift = RollingDrift(baseline, window=1_000, refresh_s=10, clock=lambda: now[0])
-    assert drift.psi_milli("x") == 0 and drift.drift("x") is None  # nothing scored yet
+    assert drift.refresh()  # the first call compares: nothing scored yet
+    assert drift.psi_milli("x") == 0 and drift.drift("x") is None
     drift.add("x", [rng.gauss(0, 1) for _ in range(1_000)])
+    assert drift.refresh(force=True)
     assert drift.psi_milli("x") < 50
-    # A shift fills the window; the cached comparison holds until the clock moves on.
+    # A shift fills the window; the gauges hold the last comparison until the clock moves on.
     drift.add("x", [rng.gauss(3, 1) for _ in range(1_000)])
+    assert not drift.refresh()
     assert drift.psi_milli("x") < 50
     now[0] = 11.0
+    assert drift.refresh()
     assert drift.psi_milli("x") > 1_000
     drift.add("x", [None] * 500)
     now[0] = 22.0
+    drift.refresh()
     assert drift.null_rise_milli("x") == 500  # half the window is null, training had none
