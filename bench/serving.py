@@ -8,7 +8,10 @@ Paths, each at a fixed open-loop rate (1k and 5k requests/s by default) on loopb
 - ``http-floor`` (baseline): ``GET /healthz`` on the feature server: what the load tool, the
   kernel and an HTTP round trip cost with no lookup at all;
 - ``http-go``: ``GET /models/payment_fraud/features`` on the feature server (``featurestream
-  serve``, Go), the path the p99 <= 2 ms target is about;
+  serve``, Go), the path the p99 <= 2 ms target is about: features at the read time, folded from
+  each key's event log (issue 17);
+- ``http-go-stored`` (baseline): the same with ``at=last_event``, the stored vectors (one
+  ``HGETALL`` per view), what lookups cost before read-time features;
 - ``http-stdlib``: the same on ``featurestream serve --engine stdlib`` (the reference server;
   only at rates up to ``--stdlib-max-rate``: above it, it cannot keep up at all);
 - ``batch-go``: ``POST`` of 100 lookups in one request, at ``--batch-rate`` (200/s).
@@ -21,8 +24,10 @@ install``), whose results carry each request's sequence number and actual start,
 latency is recomputed against the schedule the same way. The first ``--warmup`` seconds of each
 run are left out. CPU seconds of the load generator, the server and Redis are reported per run:
 the load generator must not be what starves the server. Keys are drawn uniformly from the stored
-vectors (10,000 cards, 1,000 merchants). After the fixed rates, ``http-go`` runs at each
-``--max-rate`` in turn until its p99 passes 2 ms.
+vectors (10,000 cards, 1,000 merchants), each with an event log shaped like the jobs' (cards 1-20
+events in the last 24 h, merchants 1-300 in the last hour); Redis memory per key of the vector
+and of the log is measured (``MEMORY USAGE``) and reported per 1M keys. After the fixed rates,
+``http-go`` runs at each ``--max-rate`` in turn until its p99 passes 2 ms.
 
 Usage (from the repository root; Redis from the local stack, started if it is not running; stop
 the rest of the stack first for quiet cores)::
@@ -58,17 +63,22 @@ import psutil
 import redis
 
 from common.config import load_stack_config
+from common.features.read_time import read_time_spec
 from common.local import stack, tools
 from common.models.server import DEFAULT_HOST
 from common.models.serving import model_vector
-from common.online_store import OnlineStore, redis_key
+from common.online_store import OnlineStore, events_key, redis_key
 from jobs.inference_requests.models import PAYMENT_FRAUD
+from jobs.payment_features.features import PAYMENT_CARD, PAYMENT_MERCHANT
 
 ROOT = Path(__file__).resolve().parents[1]
 CARDS = 10_000
 MERCHANTS = 1_000
 PYTHON_PATHS = ("hgetall", "model_vector")
-PATHS = (*PYTHON_PATHS, "http-floor", "http-go", "http-stdlib", "batch-go")
+PATHS = (*PYTHON_PATHS, "http-floor", "http-go", "http-go-stored", "http-stdlib", "batch-go")
+CARD_EVENTS = (1, 20)
+MERCHANT_EVENTS = (1, 300)
+"""Events per key in its log: cards over 24 h, merchants over 1 h (hot ones many more)."""
 TARGET_P99_MS = 2.0
 TARGET_BATCH_P99_MS = 5.0
 BATCH_SIZE = 100
@@ -147,6 +157,79 @@ def populate(store: OnlineStore, event_time_ms: int) -> None:
                 "merchant_distinct_cards_1h": rng.randint(1, 3_000),
             },
         )
+
+
+def populate_logs(store: OnlineStore, now_ms: int) -> None:
+    """Event logs of the same cards and merchants, written by the jobs' script: members shaped
+    like theirs (payment ids, amounts, merchant and country / card ids)."""
+    rng = random.Random(2)
+    for view, keys, (low, high), span_ms, values in (
+        (
+            PAYMENT_CARD,
+            [_card(i) for i in range(CARDS)],
+            CARD_EVENTS,
+            86_400_000,
+            lambda: (rng.randint(100, 50_000), _merchant(rng.randrange(MERCHANTS)), "US"),
+        ),
+        (
+            PAYMENT_MERCHANT,
+            [_merchant(i) for i in range(MERCHANTS)],
+            MERCHANT_EVENTS,
+            3_600_000,
+            lambda: (rng.randint(100, 50_000), _card(rng.randrange(CARDS))),
+        ),
+    ):
+        spec = read_time_spec(view)
+        for n, key in enumerate(keys):
+            for e in range(rng.randint(low, high)):
+                store.write_event(
+                    view.name,
+                    view.version,
+                    key,
+                    now_ms - rng.randrange(span_ms),
+                    f"pay-bench-{n}-{e}-{rng.getrandbits(40):010x}",
+                    values(),
+                    spec["keep_ms"],
+                )
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Redis memory of one view's keys (``MEMORY USAGE``, a sample of 500 keys)."""
+
+    view: str
+    vector_bytes: float
+    log_bytes: float
+    log_events: float
+
+    def per_million_gib(self) -> tuple[float, float]:
+        """(vector, log) GiB per 1M keys."""
+        return self.vector_bytes * 1e6 / 2**30, self.log_bytes * 1e6 / 2**30
+
+
+def memory(client: redis.Redis) -> list[Memory]:
+    """Mean bytes per key of the vectors and logs of the bench's cards and merchants."""
+    found = []
+    for view, keys in (
+        (PAYMENT_CARD, [_card(i) for i in range(0, CARDS, CARDS // 500)]),
+        (PAYMENT_MERCHANT, [_merchant(i) for i in range(0, MERCHANTS, MERCHANTS // 500)]),
+    ):
+        pipeline = client.pipeline(transaction=False)
+        for k in keys:
+            pipeline.memory_usage(redis_key(view.name, 1, k))
+            pipeline.memory_usage(events_key(view.name, 1, k))
+            pipeline.zcard(events_key(view.name, 1, k))
+        replies = [int(r or 0) for r in pipeline.execute()]
+        vector, log, events = replies[0::3], replies[1::3], replies[2::3]
+        found.append(
+            Memory(
+                view.qualified_name,
+                float(np.mean(vector)),
+                float(np.mean(log)),
+                float(np.mean(events)),
+            )
+        )
+    return found
 
 
 def _request_function(path: str, redis_url: str) -> Callable[[int, int], Any]:
@@ -310,10 +393,11 @@ def _targets(path: str, port: int, directory: Path) -> Path:
             }
         else:
             card, merchant = _card(rng.randrange(CARDS)), _merchant(rng.randrange(MERCHANTS))
+            stored = "&at=last_event" if path == "http-go-stored" else ""
             target = {
                 "method": "GET",
                 "url": f"{base}/models/payment_fraud/features?card_id={card}"
-                f"&merchant_id={merchant}&amount_usd_cents=1250",
+                f"&merchant_id={merchant}&amount_usd_cents=1250{stored}",
             }
         lines.append(json.dumps(target))
     file = directory / f"{path}.targets.jsonl"
@@ -396,7 +480,7 @@ def run_vegeta(
     )
 
 
-ROUTES = {"http-go": "model", "batch-go": "model_batch"}
+ROUTES = {"http-go": "model", "http-go-stored": "model", "batch-go": "model_batch"}
 """The feature server's histogram route of each HTTP path it serves."""
 
 
@@ -484,7 +568,12 @@ def _print(r: Result) -> None:
 
 def _verdicts(results: list[Result]) -> None:
     bare = {r.rate: r.p99_ms for r in results if r.path == "hgetall"}
+    stored = {r.rate: r.p99_ms for r in results if r.path == "http-go-stored"}
     for r in results:
+        if r.path == "http-go" and r.rate in stored:
+            print(
+                f"read time vs stored vectors at {r.rate:,}/s: p99 {r.p99_ms / stored[r.rate]:.2f}x"
+            )
         if r.path == "http-go":
             verdict = "meets" if r.p99_ms <= TARGET_P99_MS and not r.errors else "misses"
             ratio = f" ({r.p99_ms / bare[r.rate]:.2f}x bare HGETALL)" if r.rate in bare else ""
@@ -519,12 +608,25 @@ def main() -> None:
     stack.up(config, ["redis"])
     store = OnlineStore.connect(config)
     print(f"populating {CARDS:,} card and {MERCHANTS:,} merchant vectors", flush=True)
-    populate(store, int(time.time() * 1000))
-    _settle(redis.Redis.from_url(config.redis_url, decode_responses=True))
+    now_ms = int(time.time() * 1000)
+    populate(store, now_ms)
+    print("populating their event logs", flush=True)
+    populate_logs(store, now_ms)
+    client = redis.Redis.from_url(config.redis_url, decode_responses=True)
+    _settle(client)
+    footprint = memory(client)
+    for m in footprint:
+        vector_gib, log_gib = m.per_million_gib()
+        print(
+            f"{m.view}: vector {m.vector_bytes:,.0f} B/key, log {m.log_bytes:,.0f} B/key "
+            f"({m.log_events:.1f} events, {m.log_bytes / max(m.log_events, 1):.0f} B/event); "
+            f"per 1M keys {vector_gib:.2f} + {log_gib:.2f} GiB",
+            flush=True,
+        )
     redis_process = _redis_process(config.redis_port)
     ports = {"go": 18097, "stdlib": 18098}
     servers: dict[str, subprocess.Popen[bytes]] = {}
-    if {"http-floor", "http-go", "batch-go"} & set(args.paths):
+    if {"http-floor", "http-go", "http-go-stored", "batch-go"} & set(args.paths):
         servers["go"] = _start_server(ports["go"], "go")
     if "http-stdlib" in args.paths:
         servers["stdlib"] = _start_server(ports["stdlib"], "stdlib")
@@ -598,7 +700,14 @@ def main() -> None:
     _verdicts(results)
     if args.json:
         args.json.write_text(
-            json.dumps({"started": started, "results": [asdict(r) for r in results]}, indent=2)
+            json.dumps(
+                {
+                    "started": started,
+                    "memory": [asdict(m) for m in footprint],
+                    "results": [asdict(r) for r in results],
+                },
+                indent=2,
+            )
         )
 
 
