@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -145,23 +146,61 @@ func distinctKey(v any) any {
 	return v
 }
 
+// distinctCount is the number of distinct non-null values; strings and integers without
+// boxing them into map keys.
+func distinctCount(values []any) int64 {
+	if len(values) == 0 {
+		return 0
+	}
+	switch values[0].(type) {
+	case string:
+		if n, ok := distinctOf[string](values); ok {
+			return n
+		}
+	case int64:
+		if n, ok := distinctOf[int64](values); ok {
+			return n
+		}
+	}
+	seen := make(map[any]struct{}, len(values))
+	for _, v := range values {
+		seen[distinctKey(v)] = struct{}{}
+	}
+	return int64(len(seen))
+}
+
+// distinctOf counts distinct values all of type T; ok is false when one is not.
+func distinctOf[T comparable](values []any) (int64, bool) {
+	seen := make(map[T]struct{}, len(values))
+	for _, v := range values {
+		x, ok := v.(T)
+		if !ok {
+			return 0, false
+		}
+		seen[x] = struct{}{}
+	}
+	return int64(len(seen)), true
+}
+
 // aggregateValues computes fn over a window's values (nulls included, skipped here).
 func aggregateValues(fn string, k kind, values []any) any {
-	var nonNull []any
-	for _, v := range values {
-		if v != nil {
-			nonNull = append(nonNull, v)
+	nonNull := values
+	for i, v := range values {
+		if v == nil {
+			nonNull = slices.Clip(values[:i])
+			for _, v := range values[i+1:] {
+				if v != nil {
+					nonNull = append(nonNull, v)
+				}
+			}
+			break
 		}
 	}
 	switch fn {
 	case "count":
 		return int64(len(nonNull))
 	case "distinct_count":
-		seen := make(map[any]struct{}, len(nonNull))
-		for _, v := range nonNull {
-			seen[distinctKey(v)] = struct{}{}
-		}
-		return int64(len(seen))
+		return distinctCount(nonNull)
 	}
 	if len(nonNull) == 0 {
 		return nil

@@ -1,10 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -57,58 +58,230 @@ func (e *event) newer(o *event) bool {
 // not parse (those events are left out).
 func decodeLog(members []redis.Z, inputs []kind) (events []event, bad int) {
 	events = make([]event, 0, len(members))
+	// One backing array for every event's values: a slot per input per member.
+	values := make([]any, len(members)*len(inputs))
 	for _, z := range members {
 		text, ok := z.Member.(string)
 		if !ok || math.IsNaN(z.Score) || math.IsInf(z.Score, 0) {
 			bad++
 			continue
 		}
-		e, err := decodeMember(text, inputs)
+		vs := values[:len(inputs):len(inputs)]
+		id, err := decodeMemberInto(text, inputs, vs)
 		if err != nil {
+			clear(vs)
 			bad++
 			continue
 		}
-		e.ms = int64(z.Score)
-		events = append(events, e)
+		values = values[len(inputs):]
+		events = append(events, event{ms: int64(z.Score), id: id, values: vs})
 	}
 	sortEvents(events)
 	return events, bad
 }
 
-// sortEvents puts events oldest first. Redis sorts by score, then member bytes; the id order
-// within a millisecond is made explicit here.
+// sortEvents puts events oldest first. Redis sorts by score, then member bytes, which is
+// (ms, id) order unless an id holds a character JSON escapes or is a prefix of another; the
+// order is checked in one pass and the events sorted only when it does not hold.
 func sortEvents(events []event) {
-	sort.SliceStable(events, func(i, j int) bool { return events[j].newer(&events[i]) })
+	for i := 1; i < len(events); i++ {
+		if events[i-1].newer(&events[i]) {
+			slices.SortStableFunc(events, compareEvents)
+			return
+		}
+	}
+}
+
+func compareEvents(a, b event) int {
+	if c := cmp.Compare(a.ms, b.ms); c != 0 {
+		return c
+	}
+	return strings.Compare(a.id, b.id)
 }
 
 // decodeMember parses ["<event id>", v0, v1, ...] with values typed by inputs.
 func decodeMember(text string, inputs []kind) (event, error) {
-	var raw []json.RawMessage
-	if err := json.Unmarshal([]byte(text), &raw); err != nil {
+	values := make([]any, len(inputs))
+	id, err := decodeMemberInto(text, inputs, values)
+	if err != nil {
 		return event{}, err
 	}
-	if len(raw) != len(inputs)+1 {
-		return event{}, fmt.Errorf("%d values, want the id and %d inputs", len(raw), len(inputs))
+	return event{id: id, values: values}, nil
+}
+
+// decodeMemberInto is decodeMember in one pass over text, without encoding/json but for strings
+// with escapes: it accepts exactly the JSON arrays of the id string and one scalar per input
+// that encoding/json would, and decodes them alike. values (len(inputs)) receives the inputs;
+// strings without escapes share text's bytes.
+func decodeMemberInto(text string, inputs []kind, values []any) (string, error) {
+	s := memberScanner{text: text}
+	s.space()
+	if !s.next('[') {
+		return "", s.fail("an array")
 	}
-	id, ok := jsonString(raw[0])
-	if !ok {
-		return event{}, fmt.Errorf("event id %s is not a string", raw[0])
-	}
-	e := event{id: id, values: make([]any, len(inputs))}
-	for i, k := range inputs {
-		v, err := logValue(raw[i+1], k)
-		if err != nil {
-			return event{}, fmt.Errorf("input %d: %w", i, err)
+	want := len(inputs) + 1
+	var id string
+	for n := 0; ; n++ {
+		s.space()
+		if n == 0 && s.peek(']') {
+			return "", fmt.Errorf("0 values, want the id and %d inputs", len(inputs))
 		}
-		e.values[i] = v
+		raw, err := s.value()
+		if err != nil {
+			return "", err
+		}
+		if n == 0 {
+			var ok bool
+			if id, ok = jsonString(raw); !ok {
+				return "", fmt.Errorf("event id %s is not a string", raw)
+			}
+		} else if n < want {
+			v, err := logValue(raw, inputs[n-1])
+			if err != nil {
+				return "", fmt.Errorf("input %d: %w", n-1, err)
+			}
+			values[n-1] = v
+		}
+		s.space()
+		if s.next(',') {
+			continue
+		}
+		if !s.next(']') {
+			return "", s.fail("',' or ']'")
+		}
+		if n+1 != want {
+			return "", fmt.Errorf("%d values, want the id and %d inputs", n+1, len(inputs))
+		}
+		break
 	}
-	return e, nil
+	s.space()
+	if s.i != len(text) {
+		return "", s.fail("the end")
+	}
+	return id, nil
+}
+
+// memberScanner reads the JSON text of a log member.
+type memberScanner struct {
+	text string
+	i    int
+}
+
+func (s *memberScanner) space() {
+	for s.i < len(s.text) {
+		switch s.text[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *memberScanner) peek(c byte) bool { return s.i < len(s.text) && s.text[s.i] == c }
+
+func (s *memberScanner) next(c byte) bool {
+	if s.peek(c) {
+		s.i++
+		return true
+	}
+	return false
+}
+
+func (s *memberScanner) fail(want string) error {
+	if s.i >= len(s.text) {
+		return fmt.Errorf("member ends where %s should be", want)
+	}
+	return fmt.Errorf("%q at %d where %s should be", s.text[s.i], s.i, want)
+}
+
+func (s *memberScanner) digits() int {
+	start := s.i
+	for s.i < len(s.text) && s.text[s.i] >= '0' && s.text[s.i] <= '9' {
+		s.i++
+	}
+	return s.i - start
+}
+
+// value is the text of the scalar JSON value at s.i: a string (quotes included), a number,
+// true, false or null. An array or object is an error: no input is one.
+func (s *memberScanner) value() (string, error) {
+	start := s.i
+	if s.i >= len(s.text) {
+		return "", s.fail("a value")
+	}
+	switch c := s.text[s.i]; {
+	case c == '"':
+		s.i++
+		for {
+			if s.i >= len(s.text) {
+				return "", s.fail(`'"'`)
+			}
+			c := s.text[s.i]
+			switch {
+			case c == '"':
+				s.i++
+				return s.text[start:s.i], nil
+			case c == '\\':
+				s.i++
+				if s.i >= len(s.text) {
+					return "", s.fail("an escape")
+				}
+				switch s.text[s.i] {
+				case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+					s.i++
+				case 'u':
+					s.i++
+					for range 4 {
+						if s.i >= len(s.text) || !isHex(s.text[s.i]) {
+							return "", s.fail("a hex digit")
+						}
+						s.i++
+					}
+				default:
+					return "", s.fail("an escape")
+				}
+			case c < 0x20:
+				return "", s.fail("a string character")
+			default:
+				s.i++
+			}
+		}
+	case c == '-' || (c >= '0' && c <= '9'):
+		s.next('-')
+		if !s.next('0') && s.digits() == 0 {
+			return "", s.fail("a digit")
+		}
+		if s.next('.') && s.digits() == 0 {
+			return "", s.fail("a digit")
+		}
+		if s.next('e') || s.next('E') {
+			if !s.next('+') {
+				s.next('-')
+			}
+			if s.digits() == 0 {
+				return "", s.fail("a digit")
+			}
+		}
+		return s.text[start:s.i], nil
+	default:
+		for _, word := range [...]string{"true", "false", "null"} {
+			if strings.HasPrefix(s.text[s.i:], word) {
+				s.i += len(word)
+				return word, nil
+			}
+		}
+		return "", s.fail("a value")
+	}
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
 
 // logValue is one JSON value of a member as its kind: DOUBLE numbers in Java's
 // Double.toString form (1.0E10) or the strings "NaN", "Infinity", "-Infinity".
-func logValue(raw json.RawMessage, k kind) (any, error) {
-	text := string(raw)
+func logValue(text string, k kind) (any, error) {
 	if text == "null" {
 		return nil, nil
 	}
@@ -142,7 +315,7 @@ func logValue(raw json.RawMessage, k kind) (any, error) {
 		}
 		return text == "true", nil
 	default:
-		s, ok := jsonString(raw)
+		s, ok := jsonString(text)
 		if !ok {
 			return nil, fmt.Errorf("%s is not a STRING", text)
 		}
@@ -150,16 +323,17 @@ func logValue(raw json.RawMessage, k kind) (any, error) {
 	}
 }
 
-// jsonString decodes a JSON string; without escapes, without allocating a decoder.
-func jsonString(raw json.RawMessage) (string, bool) {
+// jsonString decodes a valid JSON string token: without escapes, the text between the quotes
+// (no copy); with them, as encoding/json does (invalid UTF-8 becomes U+FFFD there).
+func jsonString(raw string) (string, bool) {
 	if len(raw) < 2 || raw[0] != '"' {
 		return "", false
 	}
-	if !strings.ContainsRune(string(raw), '\\') {
-		return string(raw[1 : len(raw)-1]), true
+	if strings.IndexByte(raw, '\\') < 0 {
+		return raw[1 : len(raw)-1], true
 	}
 	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
 		return "", false
 	}
 	return s, true

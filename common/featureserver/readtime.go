@@ -171,9 +171,11 @@ func (rt *readTime) aggregateAt(a aggregate, window []event, t int64) any {
 	case a.input < 0: // count of events
 		return int64(len(window))
 	}
-	values := make([]any, len(window))
+	values := make([]any, 0, len(window)) // the non-null ones: aggregateValues skips nulls
 	for i := range window {
-		values[i] = window[i].values[a.input]
+		if v := window[i].values[a.input]; v != nil {
+			values = append(values, v)
+		}
 	}
 	return aggregateValues(a.function, a.kind, values)
 }

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// A merchant's log as the payment jobs write it: 150 events in the last hour, inputs
+// amount_usd_cents (BIGINT) and card_id (STRING), read by payment_merchant's count, sum and
+// distinct_count over 1 h.
+
+const benchT = int64(1_700_000_000_000)
+
+var benchInputs = []kind{kindLong, kindString}
+
+func benchMembers(n int) []redis.Z {
+	out := make([]redis.Z, n)
+	for i := range out {
+		out[i] = redis.Z{
+			// Ascending scores, a few sharing a millisecond, as ZRANGE returns them.
+			Score:  float64(benchT - 3_500_000 + int64(i/2)*20_000 + int64(i%2)),
+			Member: fmt.Sprintf(`["pay-bench-12-%d-%010x",%d,"tok_bench%05x%s"]`, i, 0xa1b2c3d4+i*7919, 1000+i*37%50_000, i%40, "a2"),
+		}
+	}
+	return out
+}
+
+func benchMerchantView(b *testing.B) *readTime {
+	h := ptr(int64(3_600_000))
+	rt, err := compileReadTime(ReadTimeSpec{
+		EventsPrefix: "fse:payment_merchant:v1:", KeepMs: 3_600_000, MarginMs: 60_000,
+		Inputs: []LogInputSpec{{"amount_usd_cents", "BIGINT"}, {"card_id", "STRING"}},
+		Aggregates: []AggregateSpec{
+			{Name: "merchant_txn_count_1h", Function: "count", WindowMs: h, Kind: "BIGINT"},
+			{Name: "merchant_amount_usd_sum_1h", Function: "sum", Input: ptr(0), WindowMs: h, Kind: "BIGINT"},
+			{Name: "merchant_distinct_cards_1h", Function: "distinct_count", Input: ptr(1), WindowMs: h, Kind: "BIGINT"},
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rt
+}
+
+func BenchmarkDecodeLog(b *testing.B) {
+	members := benchMembers(150)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		events, bad := decodeLog(members, benchInputs)
+		if bad != 0 || len(events) != 150 {
+			b.Fatalf("%d bad, %d events", bad, len(events))
+		}
+	}
+}
+
+func BenchmarkEvaluateMerchant(b *testing.B) {
+	rt := benchMerchantView(b)
+	events, _ := decodeLog(benchMembers(150), rt.inputs)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := rt.evaluate(events, benchT)
+		if r.slots[0] != int64(150) {
+			b.Fatalf("count %v", r.slots[0])
+		}
+	}
+}
+
+// BenchmarkLookupMerchant is the server's work on one read-time lookup's log: decode, evaluate.
+func BenchmarkLookupMerchant(b *testing.B) {
+	rt := benchMerchantView(b)
+	members := benchMembers(150)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		events, _ := decodeLog(members, rt.inputs)
+		r := rt.evaluate(events, benchT)
+		if r.slots[0] != int64(150) {
+			b.Fatalf("count %v", r.slots[0])
+		}
+	}
+}
