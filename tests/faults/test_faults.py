@@ -35,7 +35,7 @@ import os
 import random
 import statistics
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -47,7 +47,7 @@ import pytest
 
 from common import registry, serde
 from common.config import StackConfig
-from common.features import output_schema
+from common.features import output_schema, read_time
 from common.generate.runner import generate_events
 from common.kafka import read_topic
 from common.local import flink_client
@@ -477,6 +477,32 @@ def _verify(
         )
 
     wait_for("the online store to hold every card's newest vector", converged, timeout_s=60)
+
+    # The event logs behind read-time features: each card's released events once (the jobs'
+    # retention behind its newest, and the latest before that), whatever was killed and
+    # replayed: a lost or doubled member would change a read-time count.
+    released = {row["event_id"] for row in rows["payment_card.v1"]}
+    logged: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for event in events["payments"]:
+        if event["payment_id"] in released:
+            logged[event["card_id"]].append((event["event_time"], event["payment_id"]))
+    keep = read_time.keep_ms(card)
+    expected_logs: dict[str, list[str]] = {}
+    for card_id, held in logged.items():
+        held.sort()
+        horizon = held[-1][0] - keep
+        before = [e for e in held if e[0] < horizon][-1:]
+        expected_logs[card_id] = [i for _, i in before + [e for e in held if e[0] >= horizon]]
+    cards = sorted(expected_logs)
+
+    def logs_exact() -> bool:
+        stored = store.get_event_logs([(card.name, card.version, c) for c in cards])
+        found = {
+            c: [json.loads(m)[0] for m, _ in log] for c, log in zip(cards, stored, strict=True)
+        }
+        return found == expected_logs
+
+    wait_for("every card's event log to hold its released events once", logs_exact, timeout_s=60)
 
     # Redis and registry outages are ridden out, not restarted through; hostile input never
     # fails a job. (A broker kill may restart a job: exactly once is what counts there.)
