@@ -241,6 +241,13 @@ class FeatureView:
     ``last_event_retention``: how long a key's last event time is kept after its windows have
     expired (``state_retention``): ``SecondsSincePrev`` looks back this far, and a restarted job
     can tell a row older than what it already released for the key (decision 51).
+
+    ``read_time``: online reads evaluate the features at the read time (windows end at ``T``)
+    from a per-key log of the key's events in the window, which the job keeps in Redis
+    (``common.features.read_time``, decision 75). Exact, and worth it for keys with few events
+    per window (cards); a key with thousands (a busy merchant or symbol) costs as many log
+    entries in memory and per read, so such views stay on the last event's vector (False, the
+    default) until tiles make their reads cheap.
     """
 
     name: str
@@ -250,6 +257,7 @@ class FeatureView:
     features: tuple[Feature, ...]
     description: str = ""
     last_event_retention: timedelta = timedelta(days=400)
+    read_time: bool = False
 
     def __post_init__(self) -> None:
         _check_name("feature view", self.name)

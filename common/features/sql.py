@@ -590,18 +590,24 @@ def _feature_sink_ddl(job: FeatureJob, view: FeatureView, settings: JobSettings,
     return kafka_table(f"sink_{feature_table(view)}", columns, options, settings)
 
 
+def _logged(view: FeatureView) -> list[str]:
+    """The ``in_<n>`` columns the online store logs per event: those of read-time views."""
+    return [c.column for c in input_columns(view)] if view.read_time else []
+
+
 def _online_columns(view: FeatureView) -> list[tuple[str, str]]:
     """The online sink's columns: the vector's, then the event-log inputs."""
+    kinds = {c.column: c.kind for c in input_columns(view)}
     return [
         (name, sql)
         for name, sql in output_columns(view)
         if name not in ("feature_view", "feature_view_version")
-    ] + [(c.column, c.kind) for c in input_columns(view)]
+    ] + [(column, kinds[column]) for column in _logged(view)]
 
 
 def _online_sink_ddl(view: FeatureView, redis_url: str) -> str:
     columns = ",\n  ".join(f"`{name}` {sql}" for name, sql in _online_columns(view))
-    logged = [c.column for c in input_columns(view)]
+    logged = _logged(view)
     options = {
         "connector": "featurestream-redis",
         "url": redis_url,
@@ -611,11 +617,11 @@ def _online_sink_ddl(view: FeatureView, redis_url: str) -> str:
         "event-id-column": "event_id",
         "event-time-column": "event_time",
         "ttl": f"{round(view.state_retention.total_seconds() * 1000)} ms",
-        "history-keep": f"{read_time.keep_ms(view)} ms",
-        "history-ttl": f"{read_time.log_ttl_ms(view)} ms",
     }
     if logged:
         options["history-columns"] = ",".join(logged)
+        options["history-keep"] = f"{read_time.keep_ms(view)} ms"
+        options["history-ttl"] = f"{read_time.log_ttl_ms(view)} ms"
     return f"CREATE TABLE `online_{feature_table(view)}` (\n  {columns}\n) {with_options(options)}"
 
 
@@ -630,8 +636,9 @@ def compile_job(job: FeatureJob, settings: JobSettings) -> CompiledJob:
     compiled.statements.append(dead_letter_ddl(job, settings, compiled.dead_letter_topic))
     compiled.inserts.append(dead_letter_insert(job))
     for view in job.views:
-        compiled.window_functions[function_name(view)] = window_spec_json(view, emit_inputs=True)
-        compiled.statements += view_statements(view, emit_inputs=True)
+        emit = bool(_logged(view))
+        compiled.window_functions[function_name(view)] = window_spec_json(view, emit_inputs=emit)
+        compiled.statements += view_statements(view, emit_inputs=emit)
         topic = topics.feature_topic(view.name, view.version) + settings.topic_suffix
         compiled.feature_topics[view.qualified_name] = topic
         compiled.sink_schemas[topic] = output_schema_text(view)

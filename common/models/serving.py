@@ -118,21 +118,48 @@ def _spec(view: FeatureView) -> dict[str, Any]:
 def read_at(
     store: OnlineStore, wanted: Sequence[tuple[FeatureView, str]], at_ms: int
 ) -> list[ReadTimeVector]:
-    """Each ``(view, entity key)`` evaluated at ``at_ms`` from its event log, in one round trip.
-    A log member that does not parse counts as absent (the jobs never write one)."""
-    logs = store.get_event_logs([(v.name, v.version, key) for v, key in wanted])
+    """Each ``(view, entity key)`` at ``at_ms``: read-time views from their event logs, the
+    others from the stored vector (as of the key's last event), in one round trip. A log member
+    that does not parse counts as absent (the jobs never write one)."""
+    logged = [(v, key) for v, key in wanted if v.read_time]
+    stored = [(v, key) for v, key in wanted if not v.read_time]
+    logs = iter(store.get_event_logs([(v.name, v.version, key) for v, key in logged]))
+    vectors = iter(store.get_vectors([(v.name, v.version, key) for v, key in stored]))
     results = []
-    for (view, _), log in zip(wanted, logs, strict=True):
-        spec = _spec(view)
-        kinds = [i["kind"] for i in spec["inputs"]]
-        events: list[LoggedEvent] = []
-        for member, score in log:
-            try:
-                events.append(parse_member(member, score, kinds))
-            except (ValueError, TypeError):
-                continue
-        results.append(evaluate(spec, events, at_ms))
+    for view, _ in wanted:
+        if view.read_time:
+            results.append(_from_log(view, next(logs), at_ms))
+        else:
+            results.append(_from_vector(view, next(vectors), at_ms))
     return results
+
+
+def _from_log(view: FeatureView, log: list[tuple[str, float]], at_ms: int) -> ReadTimeVector:
+    spec = _spec(view)
+    kinds = [i["kind"] for i in spec["inputs"]]
+    events: list[LoggedEvent] = []
+    for member, score in log:
+        try:
+            events.append(parse_member(member, score, kinds))
+        except (ValueError, TypeError):
+            continue
+    return evaluate(spec, events, at_ms)
+
+
+def _from_vector(view: FeatureView, vector: StoredVector | None, at_ms: int) -> ReadTimeVector:
+    """A view without read-time features: its stored vector, typed."""
+    read = ReadTimeVector(at_ms=at_ms, found=vector is not None)
+    features: dict[str, Any] = {}
+    for feature in view.output_features:
+        text = vector.features.get(feature.name) if vector else None
+        try:
+            features[feature.name] = parse_value(text, _AVRO_OF_KIND[feature_kind(view, feature)])
+        except ValueError:
+            features[feature.name] = None  # as the server: unparseable is null
+    read.features = features
+    if vector is not None:
+        read.last_event_ms, read.last_event_id = vector.event_time_ms, vector.event_id
+    return read
 
 
 def parse_time(text: str) -> int:

@@ -63,7 +63,7 @@ def _view(view: FeatureView) -> dict[str, Any]:
             {"name": f.name, "type": avro_type_of_kind(feature_kind(view, f))}
             for f in view.output_features
         ],
-        "read_time": read_time_spec(view),
+        **({"read_time": read_time_spec(view)} if view.read_time else {}),
     }
 
 

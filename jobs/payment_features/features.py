@@ -29,6 +29,8 @@ PAYMENT_CARD = FeatureView(
     entity=Entity("card_id"),
     source=PAYMENTS,
     description="Velocity and spend of the card, per payment.",
+    # A card has a few payments a day: served as of the read time (decision 75).
+    read_time=True,
     features=(
         Count("card_txn_count_10m", window="10m"),
         Count("card_txn_count_1h", window="1h"),
