@@ -120,6 +120,10 @@ def test_redis_killed_and_frozen_gives_prompt_503s_then_serving_resumes(
     )
     assert errors == statuses[503] + statuses[504]
     # The vectors are back as they were stored.
-    got = httpx.post(f"{url}/views/payment_card/features", json={"keys": cards}, timeout=10)
+    got = httpx.post(
+        f"{url}/views/payment_card/features",
+        json={"keys": cards, "at": "last_event"},
+        timeout=10,
+    )
     features = [r["features"]["card_txn_count_1h"] for r in got.json()["results"]]
     assert features == list(range(CARDS))
