@@ -6,7 +6,6 @@ hours and days later, and unknown keys."""
 
 from __future__ import annotations
 
-import math
 import subprocess
 import time
 import uuid
@@ -27,7 +26,7 @@ from common.runtime.catalog import load_job
 from common.runtime.launch import RunOptions, submit
 from tests.feature_reference import reference_at
 from tests.feature_server import running_server
-from tests.integration.feature_checks import TOLERANCE, produce_events, read_values
+from tests.integration.feature_checks import produce_events, read_values, values_equal
 from tests.integration.history import history
 from tests.read_times import read_times
 
@@ -40,14 +39,6 @@ def _wait_for(what: str, condition: Callable[[], bool], timeout_s: float = 240.0
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
         time.sleep(0.5)
-
-
-def _same(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, float) or isinstance(b, float):
-        return math.isclose(float(a), float(b), rel_tol=TOLERANCE, abs_tol=TOLERANCE)
-    return bool(a == b)
 
 
 @pytest.fixture(scope="module")
@@ -147,9 +138,9 @@ def test_python_and_go_reads_equal_the_reference_at_the_read_time(
             served = response.json()
             assert served["too_early"] == [], (entity, at)
             for name in python:
-                if not _same(python[name], want[name]):
+                if not values_equal(python[name], want[name]):
                     mismatches.append(("python", entity, at, name, python[name], want[name]))
-                if not _same(served["features"][name], want[name]):
+                if not values_equal(served["features"][name], want[name]):
                     mismatches.append(
                         ("go", entity, at, name, served["features"][name], want[name])
                     )

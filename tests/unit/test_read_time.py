@@ -26,7 +26,7 @@ from common.generate.runner import generate_events
 from jobs.payment_features.features import PAYMENT_CARD, PAYMENT_MERCHANT
 from jobs.trade_features.features import TRADE_ACCOUNT, TRADE_SYMBOL
 from tests.feature_reference import reference_at
-from tests.integration.feature_checks import TOLERANCE
+from tests.integration.feature_checks import values_equal
 from tests.integration.history import D, M, history
 from tests.read_times import read_times
 
@@ -87,14 +87,6 @@ def _logs(view: FeatureView, records: list[dict[str, Any]]) -> dict[str, list[Lo
     return logs
 
 
-def _same(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, float) or isinstance(b, float):
-        return math.isclose(float(a), float(b), rel_tol=TOLERANCE, abs_tol=TOLERANCE)
-    return bool(a == b)
-
-
 @pytest.mark.parametrize(
     ("view", "source"),
     [
@@ -119,7 +111,7 @@ def test_read_time_features_equal_the_reference_at_the_read_time(
         got = evaluate(spec, logs.get(key, []), at)
         assert not got.too_early
         for name, value in got.features.items():
-            if not _same(value, want[name]):
+            if not values_equal(value, want[name]):
                 mismatches.append((key, at, name, value, want[name]))
     assert mismatches == [], f"{len(mismatches)} of {len(reads)} reads differ: {mismatches[:5]}"
     # The data reaches every edge: empty windows, a dormant key's since-prev days later.
