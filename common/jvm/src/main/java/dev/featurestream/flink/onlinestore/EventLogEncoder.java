@@ -19,6 +19,11 @@ import java.util.List;
  * parse back to the same double), else the strings {@code "NaN"}, {@code "Infinity"}, {@code
  * "-Infinity"}; strings JSON-escaped ({@code "}, {@code \} and control characters), other
  * characters raw (UTF-8 on the wire); booleans as {@code true}/{@code false}.
+ *
+ * <p>Tiled ({@code history-tile}, decision 76), the same member goes to {@code
+ * common/online_tiles.lua} instead, under {@code fst:<view>:v<N>:<entity key>}, with ARGV {@code
+ * [time, member, keep, ttl, tile, parts]}; the script keeps the newest event's member and folds
+ * the values into the event's tile.
  */
 final class EventLogEncoder {
 
@@ -33,12 +38,23 @@ final class EventLogEncoder {
     private final EventLogLayout layout;
     private final String keepMillis;
     private final String ttlMillis;
+    /** Null for the plain event log. */
+    private final String tileMillis;
     private final ValueWriter[] values;
 
-    EventLogEncoder(EventLogLayout layout, long keepMillis, long ttlMillis) {
+    /**
+     * @param tileMillis the tile length: > 0 exactly when {@code layout} is tiled (has {@code
+     *     history-parts}), else 0
+     */
+    EventLogEncoder(EventLogLayout layout, long keepMillis, long ttlMillis, long tileMillis) {
+        if (layout.tiled() != (tileMillis > 0)) {
+            throw new IllegalArgumentException(
+                    "tile " + tileMillis + " ms does not match the layout (" + layout + ")");
+        }
         this.layout = layout;
         this.keepMillis = Long.toString(keepMillis);
         this.ttlMillis = Long.toString(ttlMillis);
+        this.tileMillis = layout.tiled() ? Long.toString(tileMillis) : null;
         this.values = new ValueWriter[layout.columnNames.length];
         for (int i = 0; i < values.length; i++) {
             values[i] = valueWriter(layout.columnTypes[i], layout.columnIndexes[i]);
@@ -46,8 +62,8 @@ final class EventLogEncoder {
     }
 
     /**
-     * The event-log script's call for {@code row}, or null when its key, event id or event time
-     * is null (the event cannot be placed in a log or ordered).
+     * The event-log (or tiles) script's call for {@code row}, or null when its key, event id or
+     * event time is null (the event cannot be placed in a log or ordered).
      */
     ScriptCall encode(RowData row) {
         if (row.isNullAt(layout.keyIndex)
@@ -58,6 +74,18 @@ final class EventLogEncoder {
         String key = layout.keyPrefix + row.getString(layout.keyIndex).toString();
         // Epoch millis, read as VectorEncoder reads them (TIMESTAMP(3) as UTC, or the instant).
         long eventTime = row.getTimestamp(layout.eventTimeIndex, 3).getMillisecond();
+        if (tileMillis != null) {
+            return new ScriptCall(
+                    StoreScript.EVENT_TILES,
+                    key,
+                    List.of(
+                            Long.toString(eventTime),
+                            member(row),
+                            keepMillis,
+                            ttlMillis,
+                            tileMillis,
+                            layout.parts));
+        }
         return new ScriptCall(
                 StoreScript.EVENT_LOG,
                 key,

@@ -10,7 +10,7 @@ import org.apache.flink.table.data.RowData;
  * flushed before every checkpoint ({@link SinkWriter#flush}), so a completed checkpoint never
  * leaves rows unwritten (at-least-once), and a replay after a restore rewrites the same vectors,
  * which the script turns into no-ops or identical writes (and the event log's into members it
- * already holds).
+ * already holds, the tiles' into skips of events not after the newest folded).
  */
 public final class OnlineStoreSink implements Sink<RowData> {
 

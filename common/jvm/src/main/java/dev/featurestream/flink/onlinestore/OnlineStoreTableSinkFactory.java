@@ -41,6 +41,14 @@ import java.util.Set;
  * {@code history-keep} behind the key's newest event, so that readers can compute the windowed
  * features as of the moment they read (issue 17).
  *
+ * <p>With a positive {@code history-tile} (busy keys, decision 76) the events are folded instead into
+ * tiles of that length ({@code fst:<view>:v<N>:<entity key>}, a hash of partial aggregates per
+ * tile plus the newest event, see {@code common/online_tiles.lua}), with the parts each history
+ * column keeps named by {@code history-parts}: one comma-separated entry per history column, in
+ * the same order, each letters of {@code nslhwd} in that order ({@code n} non-null count, {@code
+ * s} sum, {@code l} min, {@code h} max, {@code w} Welford mean and m2, {@code d} distinct values),
+ * possibly empty. {@code history-keep} then trims tiles starting that far behind the newest event.
+ *
  * <pre>
  *   'connector' = 'featurestream-redis',
  *   'url' = 'redis://127.0.0.1:16379',
@@ -49,6 +57,7 @@ import java.util.Set;
  *   'event-time-column' = 'event_time',
  *   'ttl' = '24 h', 'batch-size' = '500', 'flush-interval' = '200 ms',
  *   'history-columns' = 'in_0,in_1', 'history-keep' = '24 h', 'history-ttl' = '25 h'
+ *   -- or, tiled: 'history-keep' = '61 min', 'history-tile' = '1 min', 'history-parts' = 'ns,d'
  * </pre>
  */
 public class OnlineStoreTableSinkFactory implements DynamicTableSinkFactory {
@@ -138,15 +147,44 @@ public class OnlineStoreTableSinkFactory implements DynamicTableSinkFactory {
                     .durationType()
                     .noDefaultValue()
                     .withDescription(
-                            "How far behind the key's newest event the event log keeps events "
+                            "How far behind the key's newest event the event log keeps events, "
+                                    + "or the tiles keep tiles "
                                     + "(> 0; required with 'history-columns'): the largest "
-                                    + "window readers compute, plus how stale a read may be.");
+                                    + "window readers compute, plus how stale a read may be "
+                                    + "(tiled: plus a tile).");
 
     public static final ConfigOption<Duration> HISTORY_TTL =
             ConfigOptions.key("history-ttl")
                     .durationType()
                     .defaultValue(Duration.ZERO)
-                    .withDescription("Expiry of an event log after its last write (PEXPIRE); 0 = never.");
+                    .withDescription(
+                            "Expiry of an event log (or tiles hash) after its last write "
+                                    + "(PEXPIRE); 0 = never.");
+
+    public static final ConfigOption<Duration> HISTORY_TILE =
+            ConfigOptions.key("history-tile")
+                    .durationType()
+                    .defaultValue(Duration.ZERO)
+                    .withDescription(
+                            "Length of a tile (whole milliseconds): > 0 folds each event into "
+                                    + "per-tile partial aggregates (fst:<view>:v<N>:<entity key>, "
+                                    + "decision 76) instead of logging it; 0 = the event log. "
+                                    + "Needs 'history-parts'.");
+
+    public static final ConfigOption<String> HISTORY_PARTS =
+            ConfigOptions.key("history-parts")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "The parts each history column keeps per tile: one comma-separated "
+                                    + "entry per 'history-columns' column, in the same order, "
+                                    + "each letters of 'nslhwd' in that order, each at most once, "
+                                    + "possibly empty (n count, s sum, l min, h max, w Welford "
+                                    + "mean and m2, d distinct values), e.g. 'ns,d'. Required "
+                                    + "with 'history-tile', refused without it.");
+
+    /** The letters of {@code history-parts}, in their canonical order. */
+    static final String PART_LETTERS = "nslhwd";
 
     @Override
     public String factoryIdentifier() {
@@ -175,6 +213,8 @@ public class OnlineStoreTableSinkFactory implements DynamicTableSinkFactory {
         options.add(HISTORY_COLUMNS);
         options.add(HISTORY_KEEP);
         options.add(HISTORY_TTL);
+        options.add(HISTORY_TILE);
+        options.add(HISTORY_PARTS);
         options.add(FactoryUtil.SINK_PARALLELISM);
         return options;
     }
@@ -217,8 +257,11 @@ public class OnlineStoreTableSinkFactory implements DynamicTableSinkFactory {
         List<String> historyColumns = historyColumns(options.get(HISTORY_COLUMNS));
         long historyKeep = 0;
         long historyTtl = 0;
+        long historyTile = 0;
+        String historyParts = null;
         if (historyColumns.isEmpty()) {
-            for (ConfigOption<Duration> option : List.of(HISTORY_KEEP, HISTORY_TTL)) {
+            for (ConfigOption<?> option :
+                    List.of(HISTORY_KEEP, HISTORY_TTL, HISTORY_TILE, HISTORY_PARTS)) {
                 if (options.getOptional(option).isPresent()) {
                     // Most likely a misspelt or forgotten history-columns: say so, not ignore.
                     throw invalid(
@@ -244,6 +287,27 @@ public class OnlineStoreTableSinkFactory implements DynamicTableSinkFactory {
             }
             historyKeep = keep.toMillis();
             historyTtl = historyTtlOption.toMillis();
+            Duration tile = options.get(HISTORY_TILE);
+            if (tile.isNegative()) {
+                throw invalid("option 'history-tile' must not be negative, got " + tile);
+            }
+            if (tile.toNanos() % 1_000_000 != 0) {
+                // Tile starts are epoch millis, in the script and in the readers.
+                throw invalid(
+                        "option 'history-tile' must be a whole number of milliseconds, got "
+                                + tile);
+            }
+            historyTile = tile.toMillis();
+            historyParts = options.getOptional(HISTORY_PARTS).orElse(null);
+            if (historyTile > 0 && historyParts == null) {
+                throw invalid(
+                        "option 'history-parts' is required when 'history-tile' is set (> 0)");
+            }
+            if (historyTile == 0 && historyParts != null) {
+                throw invalid(
+                        "option 'history-parts' needs 'history-tile' > 0 (tiles); the event log "
+                                + "keeps whole events");
+            }
         }
 
         RowType rowType = (RowType) context.getPhysicalRowDataType().getLogicalType();
@@ -259,11 +323,14 @@ public class OnlineStoreTableSinkFactory implements DynamicTableSinkFactory {
         EventLogLayout eventLog =
                 historyColumns.isEmpty()
                         ? null
-                        : EventLogLayout.of(rowType, view, version, layout, historyColumns);
+                        : EventLogLayout.of(
+                                rowType, view, version, layout, historyColumns, historyParts);
         Map<StoreScript, String> scripts = new EnumMap<>(StoreScript.class);
         scripts.put(StoreScript.VECTOR, loadScript(StoreScript.VECTOR));
         if (eventLog != null) {
-            scripts.put(StoreScript.EVENT_LOG, loadScript(StoreScript.EVENT_LOG));
+            StoreScript history =
+                    eventLog.tiled() ? StoreScript.EVENT_TILES : StoreScript.EVENT_LOG;
+            scripts.put(history, loadScript(history));
         }
         WriterSettings settings =
                 new WriterSettings(
@@ -274,7 +341,8 @@ public class OnlineStoreTableSinkFactory implements DynamicTableSinkFactory {
                         flushInterval.toMillis(),
                         retryTimeout.toMillis(),
                         historyKeep,
-                        historyTtl);
+                        historyTtl,
+                        historyTile);
         return new OnlineStoreTableSink(
                 layout,
                 eventLog,
@@ -299,6 +367,71 @@ public class OnlineStoreTableSinkFactory implements DynamicTableSinkFactory {
             columns.add(column);
         }
         return columns;
+    }
+
+    /**
+     * The {@code history-parts} option split at commas, one entry per history column: each entry
+     * letters of {@link #PART_LETTERS} in that order, each at most once, possibly empty, {@code w}
+     * only with {@code n}. Not trimmed: the script gets the option as given.
+     *
+     * @param columns the history columns, in option order (for the count and the messages)
+     */
+    static List<String> historyParts(String option, List<String> columns) {
+        List<String> entries = List.of(option.split(",", -1));
+        if (entries.size() != columns.size()) {
+            throw invalid(
+                    "option 'history-parts' must have one comma-separated entry per column of "
+                            + "'history-columns' ("
+                            + columns.size()
+                            + ": "
+                            + String.join(",", columns)
+                            + "), got "
+                            + entries.size()
+                            + " in '"
+                            + option
+                            + "'");
+        }
+        for (int i = 0; i < entries.size(); i++) {
+            String entry = entries.get(i);
+            int previous = -1;
+            for (int k = 0; k < entry.length(); k++) {
+                char letter = entry.charAt(k);
+                int position = PART_LETTERS.indexOf(letter);
+                if (position < 0) {
+                    throw invalid(
+                            "option 'history-parts': entry '"
+                                    + entry
+                                    + "' of column '"
+                                    + columns.get(i)
+                                    + "' has '"
+                                    + letter
+                                    + "'; parts are letters of '"
+                                    + PART_LETTERS
+                                    + "'");
+                }
+                if (position <= previous) {
+                    throw invalid(
+                            "option 'history-parts': entry '"
+                                    + entry
+                                    + "' of column '"
+                                    + columns.get(i)
+                                    + "' must have its letters in the order '"
+                                    + PART_LETTERS
+                                    + "', each at most once");
+                }
+                previous = position;
+            }
+            if (entry.indexOf('w') >= 0 && entry.indexOf('n') < 0) {
+                // The script's Welford step divides by the column's count, which 'n' keeps.
+                throw invalid(
+                        "option 'history-parts': entry '"
+                                + entry
+                                + "' of column '"
+                                + columns.get(i)
+                                + "' has 'w' without 'n' (Welford's mean needs the count)");
+            }
+        }
+        return entries;
     }
 
     private static void checkUrl(String url) {

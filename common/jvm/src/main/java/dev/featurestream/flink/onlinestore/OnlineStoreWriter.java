@@ -15,8 +15,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Buffers encoded vectors (and, with {@code history-columns}, event-log entries: one of each per
- * row) and sends them to Redis in pipelined batches: when the batch is full, every {@code
+ * Buffers encoded vectors (and, with {@code history-columns}, event-log or tile entries: one of
+ * each per row) and sends them to Redis in pipelined batches: when the batch is full, every {@code
  * flush-interval}, and in {@link #flush} (before each checkpoint and at end of input).
  *
  * <p>The interval flush is a processing-time timer, whose callback Flink runs in the task's
@@ -24,8 +24,9 @@ import java.util.List;
  *
  * <p>Metrics: {@code onlineStoreWritten} (the script stored the vector), {@code
  * onlineStoreSkippedOlder} (a newer vector was already stored), {@code
- * onlineStoreEventsWritten} (the event log holds the row's event), {@code
- * onlineStoreEventsSkippedOld} (the event is older than the log keeps behind the key's newest),
+ * onlineStoreEventsWritten} (the event log holds the row's event, or the tiles folded it), {@code
+ * onlineStoreEventsSkippedOld} (the event is older than the log keeps behind the key's newest;
+ * tiled: not after the key's newest event, a replay of one already folded),
  * {@code onlineStoreDroppedInvalid} (null key, event id or event time: the row cannot be placed
  * or ordered).
  */
@@ -34,7 +35,7 @@ final class OnlineStoreWriter implements SinkWriter<RowData> {
     private static final Logger LOG = LoggerFactory.getLogger(OnlineStoreWriter.class);
 
     private final VectorEncoder encoder;
-    /** Null without {@code history-columns}: no event log. */
+    /** Null without {@code history-columns}: no event log or tiles. */
     private final EventLogEncoder eventLog;
     private final RedisVectorStore store;
     private final int batchSize;
@@ -65,7 +66,8 @@ final class OnlineStoreWriter implements SinkWriter<RowData> {
                         : new EventLogEncoder(
                                 eventLogLayout,
                                 settings.historyKeepMillis(),
-                                settings.historyTtlMillis());
+                                settings.historyTtlMillis(),
+                                settings.historyTileMillis());
         SinkWriterMetricGroup metrics = context.metricGroup();
         this.store =
                 new RedisVectorStore(

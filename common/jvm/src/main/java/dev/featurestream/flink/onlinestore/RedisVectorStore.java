@@ -19,12 +19,13 @@ import java.util.Map;
 
 /**
  * One Redis connection running the store's scripts (the newer-wins vector write, and the event
- * log's when the sink keeps one): SCRIPT LOAD once each, then EVALSHA for a whole batch, vectors
- * and event-log entries together, in one pipeline. Failures are retried with exponential backoff (100 ms doubling up to
- * 5 s) for up to the retry timeout, so a Redis restart or a network blip holds the writer back
- * (backpressure) rather than failing the job. When failures outlast it, the write fails with an
- * IOException naming the (redacted) URL, which fails the task; Flink's restart strategy then
- * replays from the last checkpoint, which newer-wins makes harmless.
+ * log's or the tiles' when the sink keeps one): SCRIPT LOAD once each, then EVALSHA for a whole
+ * batch, vectors and event-log entries together, in one pipeline. Failures are retried with
+ * exponential backoff (100 ms doubling up to 5 s) for up to the retry timeout, so a Redis restart
+ * or a network blip holds the writer back (backpressure) rather than failing the job. When
+ * failures outlast it, the write fails with an IOException naming the (redacted) URL, which fails
+ * the task; Flink's restart strategy then replays from the last checkpoint, which newer-wins
+ * makes harmless.
  *
  * <p>Not thread-safe: used only from the writer's task thread.
  */
@@ -40,7 +41,9 @@ final class RedisVectorStore implements AutoCloseable {
 
     /**
      * What one batch did: each vector was either written or skipped as older than the stored
-     * one; each event-log entry either added or skipped as older than the log keeps.
+     * one; each event-log entry either added or skipped as older than the log keeps; each tiles
+     * entry (counted with the event log's) either folded or skipped as not after the key's
+     * newest event (a replay).
      */
     record Outcome(long written, long skippedOlder, long eventsWritten, long eventsSkippedOld) {}
 
@@ -110,7 +113,8 @@ final class RedisVectorStore implements AutoCloseable {
             } catch (JedisException e) {
                 // Connection-level failure: no reply was read, so the whole remainder is resent
                 // (calls Redis applied before the failure are repeated: a vector is rewritten
-                // identically, an event-log member is already there).
+                // identically, an event-log member is already there, a tiles call is skipped as
+                // not after the newest event it already folded).
                 disconnect();
                 failed = pending;
                 lastError = e;
@@ -118,7 +122,12 @@ final class RedisVectorStore implements AutoCloseable {
             if (failed.isEmpty()) {
                 int vector = StoreScript.VECTOR.ordinal();
                 int log = StoreScript.EVENT_LOG.ordinal();
-                return new Outcome(ones[vector], zeros[vector], ones[log], zeros[log]);
+                int tiles = StoreScript.EVENT_TILES.ordinal();
+                return new Outcome(
+                        ones[vector],
+                        zeros[vector],
+                        ones[log] + ones[tiles],
+                        zeros[log] + zeros[tiles]);
             }
             pending = failed;
             if (System.nanoTime() - deadline >= 0) {

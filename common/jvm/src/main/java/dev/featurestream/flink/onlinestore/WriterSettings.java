@@ -7,15 +7,16 @@ import java.util.Map;
  * How the sink talks to Redis, resolved from the table options at planning time.
  *
  * @param url Redis URL (may hold a password: never log it unredacted)
- * @param scripts the text of each Lua script the sink runs (the event log's only with {@code
- *     history-columns})
+ * @param scripts the text of each Lua script the sink runs (the event log's, or the tiles', only
+ *     with {@code history-columns})
  * @param ttlMillis PEXPIRE of a written vector; 0 = none
  * @param batchSize rows per pipeline
  * @param flushIntervalMillis longest wait of a row in a partial batch; 0 = no timer
  * @param retryTimeoutMillis how long a batch is retried while Redis fails before the task fails
- * @param historyKeepMillis how far behind a key's newest event its event log keeps events (0
- *     without an event log)
- * @param historyTtlMillis PEXPIRE of an event log after each write; 0 = none
+ * @param historyKeepMillis how far behind a key's newest event its event log keeps events, or
+ *     its tiles keep tiles (0 without either)
+ * @param historyTtlMillis PEXPIRE of an event log or tiles hash after each write; 0 = none
+ * @param historyTileMillis length of a tile (decision 76); 0 = the plain event log, or none
  */
 record WriterSettings(
         String url,
@@ -25,7 +26,8 @@ record WriterSettings(
         long flushIntervalMillis,
         long retryTimeoutMillis,
         long historyKeepMillis,
-        long historyTtlMillis)
+        long historyTtlMillis,
+        long historyTileMillis)
         implements Serializable {
 
     @Override
@@ -43,11 +45,13 @@ record WriterSettings(
                 + retryTimeoutMillis
                 + " ms"
                 + (scripts.containsKey(StoreScript.EVENT_LOG)
+                                || scripts.containsKey(StoreScript.EVENT_TILES)
                         ? ", history-keep="
                                 + historyKeepMillis
                                 + " ms, history-ttl="
                                 + historyTtlMillis
                                 + " ms"
-                        : "");
+                        : "")
+                + (historyTileMillis > 0 ? ", history-tile=" + historyTileMillis + " ms" : "");
     }
 }

@@ -2,6 +2,7 @@ package dev.featurestream.flink.onlinestore;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -46,7 +47,21 @@ class EventLogEncoderTest {
     static EventLogEncoder encoder() {
         VectorLayout vector =
                 VectorLayout.of(ROW, "pay", 2, "card_id", "payment_id", "event_time", HISTORY);
-        return new EventLogEncoder(EventLogLayout.of(ROW, "pay", 2, vector, HISTORY), 3_600_000, 0);
+        return new EventLogEncoder(
+                EventLogLayout.of(ROW, "pay", 2, vector, HISTORY, null), 3_600_000, 0, 0);
+    }
+
+    /** Parts for HISTORY: numbers take any part, strings count and distinct, the flag nothing. */
+    static final String PARTS = "nslhwd,ns,nl,nh,nw,d,nd,n,";
+
+    static EventLogEncoder tiledEncoder() {
+        VectorLayout vector =
+                VectorLayout.of(ROW, "pay", 2, "card_id", "payment_id", "event_time", HISTORY);
+        return new EventLogEncoder(
+                EventLogLayout.of(ROW, "pay", 2, vector, HISTORY, PARTS),
+                3_660_000,
+                90_000_000,
+                60_000);
     }
 
     static GenericRowData row(String id, Object... history) {
@@ -144,6 +159,36 @@ class EventLogEncoderTest {
         assertEquals(StoreScript.EVENT_LOG, first.script());
         assertEquals("fse:pay:v2:card-1", first.key());
         assertEquals(List.of(Long.toString(T), encoder().member(sample()), "3600000", "0"), first.args());
+    }
+
+    @Test
+    void tilesGetTheLogsMemberWithTheTileAndParts() {
+        ScriptCall call = tiledEncoder().encode(sample());
+        assertEquals(StoreScript.EVENT_TILES, call.script());
+        assertEquals("fst:pay:v2:card-1", call.key());
+        assertEquals(
+                List.of(
+                        Long.toString(T),
+                        encoder().member(sample()),
+                        "3660000",
+                        "90000000",
+                        "60000",
+                        PARTS),
+                call.args());
+        assertEquals(call, tiledEncoder().encode(sample()));
+        assertNull(
+                tiledEncoder()
+                        .encode(row(null, 1L, 1, (short) 1, (byte) 1, 1.0, 1.0f, "", "", true)));
+    }
+
+    @Test
+    void theTileMustMatchTheLayout() {
+        VectorLayout vector =
+                VectorLayout.of(ROW, "pay", 2, "card_id", "payment_id", "event_time", HISTORY);
+        EventLogLayout log = EventLogLayout.of(ROW, "pay", 2, vector, HISTORY, null);
+        EventLogLayout tiles = EventLogLayout.of(ROW, "pay", 2, vector, HISTORY, PARTS);
+        assertThrows(IllegalArgumentException.class, () -> new EventLogEncoder(log, 1, 0, 60_000));
+        assertThrows(IllegalArgumentException.class, () -> new EventLogEncoder(tiles, 1, 0, 0));
     }
 
     @Test

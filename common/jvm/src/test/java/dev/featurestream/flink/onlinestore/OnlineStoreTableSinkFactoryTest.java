@@ -142,12 +142,162 @@ class OnlineStoreTableSinkFactoryTest {
     }
 
     @Test
-    void bothScriptsArePackaged() {
+    void historyTileTurnsTilesOn() {
+        String summary =
+                create(
+                                options(
+                                        "history-columns", "in_0,in_1",
+                                        "history-keep", "61 min",
+                                        "history-ttl", "25 h",
+                                        "history-tile", "1 min",
+                                        "history-parts", "nslhwd,nd"))
+                        .asSummaryString();
+        assertTrue(summary.contains("features=count_1h,amount,"), summary);
+        assertTrue(summary.contains("fst:pay:v1:<key> history=in_0,in_1 parts=nslhwd,nd"), summary);
+        assertTrue(
+                summary.contains(
+                        "history-keep=3660000 ms, history-ttl=90000000 ms, history-tile=60000 ms"),
+                summary);
+        assertFalse(summary.contains("fse:"), summary);
+    }
+
+    @Test
+    void historyPartsMayBeEmpty() {
+        // One entry per column, an empty one included: count(*) needs no part of the column.
+        String summary =
+                create(
+                                options(
+                                        "history-columns", "in_0,in_1",
+                                        "history-keep", "1 h",
+                                        "history-tile", "1 min",
+                                        "history-parts", ",d"))
+                        .asSummaryString();
+        assertTrue(summary.contains("history=in_0,in_1 parts=,d"), summary);
+        summary =
+                create(
+                                options(
+                                        "history-columns", "in_0",
+                                        "history-keep", "1 h",
+                                        "history-tile", "1 min",
+                                        "history-parts", ""))
+                        .asSummaryString();
+        assertTrue(summary.contains("fst:pay:v1:<key> history=in_0 parts="), summary);
+    }
+
+    @Test
+    void aZeroTileIsTheEventLog() {
+        String summary =
+                create(
+                                options(
+                                        "history-columns", "in_0",
+                                        "history-keep", "1 h",
+                                        "history-tile", "0 ms"))
+                        .asSummaryString();
+        assertTrue(summary.contains("fse:pay:v1:<key> history=in_0,"), summary);
+        assertFalse(summary.contains("history-tile"), summary);
+    }
+
+    @Test
+    void historyTileAndPartsGoTogether() {
+        assertInvalid(
+                "option 'history-parts' is required when 'history-tile' is set",
+                "history-columns", "in_0", "history-keep", "1 h", "history-tile", "1 min");
+        assertInvalid(
+                "option 'history-parts' needs 'history-tile' > 0",
+                "history-columns", "in_0", "history-keep", "1 h", "history-parts", "ns");
+        assertInvalid(
+                "option 'history-parts' needs 'history-tile' > 0",
+                "history-columns", "in_0", "history-keep", "1 h", "history-tile", "0 s",
+                "history-parts", "ns");
+        assertInvalid("option 'history-tile' needs 'history-columns'", "history-tile", "1 min");
+        assertInvalid("option 'history-parts' needs 'history-columns'", "history-parts", "ns");
+    }
+
+    @Test
+    void historyTileIsWholeMillisecondsAndNotNegative() {
+        // Flink's duration parser refuses a negative one itself.
+        assertInvalid(
+                "Invalid value for option 'history-tile'",
+                "history-columns", "in_0", "history-keep", "1 h", "history-tile", "-1 min",
+                "history-parts", "n");
+        assertInvalid(
+                "option 'history-tile' must be a whole number of milliseconds, got PT0.0015S",
+                "history-columns", "in_0", "history-keep", "1 h", "history-tile", "1500 micro",
+                "history-parts", "n");
+    }
+
+    @Test
+    void historyPartsHaveOneEntryPerColumn() {
+        assertInvalid(
+                "option 'history-parts' must have one comma-separated entry per column of "
+                        + "'history-columns' (2: in_0,in_1), got 1 in 'ns'",
+                "history-columns", "in_0,in_1", "history-keep", "1 h", "history-tile", "1 min",
+                "history-parts", "ns");
+        assertInvalid(
+                "(2: in_0,in_1), got 3 in 'ns,d,'",
+                "history-columns", "in_0,in_1", "history-keep", "1 h", "history-tile", "1 min",
+                "history-parts", "ns,d,");
+    }
+
+    @Test
+    void historyPartsAreCanonicalLetters() {
+        assertInvalid(
+                "option 'history-parts': entry 'nx' of column 'in_0' has 'x'; parts are letters "
+                        + "of 'nslhwd'",
+                "history-columns", "in_0,in_1", "history-keep", "1 h", "history-tile", "1 min",
+                "history-parts", "nx,d");
+        // Not trimmed (the script gets the option as given): a space is not a part.
+        assertInvalid(
+                "option 'history-parts': entry ' d' of column 'in_1' has ' '",
+                "history-columns", "in_0,in_1", "history-keep", "1 h", "history-tile", "1 min",
+                "history-parts", "ns, d");
+        assertInvalid(
+                "option 'history-parts': entry 'N' of column 'in_0' has 'N'",
+                "history-columns", "in_0,in_1", "history-keep", "1 h", "history-tile", "1 min",
+                "history-parts", "N,d");
+        assertInvalid(
+                "option 'history-parts': entry 'sn' of column 'in_0' must have its letters in "
+                        + "the order 'nslhwd', each at most once",
+                "history-columns", "in_0,in_1", "history-keep", "1 h", "history-tile", "1 min",
+                "history-parts", "sn,d");
+        assertInvalid(
+                "option 'history-parts': entry 'nss' of column 'in_0' must have its letters in "
+                        + "the order 'nslhwd', each at most once",
+                "history-columns", "in_0,in_1", "history-keep", "1 h", "history-tile", "1 min",
+                "history-parts", "nss,d");
+        assertInvalid(
+                "option 'history-parts': entry 'sw' of column 'in_0' has 'w' without 'n'",
+                "history-columns", "in_0,in_1", "history-keep", "1 h", "history-tile", "1 min",
+                "history-parts", "sw,d");
+    }
+
+    @Test
+    void numericPartsNeedANumericColumn() {
+        assertInvalid(
+                "option 'history-parts': column 'in_1' has type STRING, which cannot have part "
+                        + "'s'",
+                "history-columns", "in_0,in_1", "history-keep", "1 h", "history-tile", "1 min",
+                "history-parts", "ns,ns");
+        for (String part : List.of("l", "h", "nw")) {
+            assertInvalid(
+                    "column 'in_1' has type STRING, which cannot have part '"
+                            + part.charAt(part.length() - 1)
+                            + "'",
+                    "history-columns", "in_0,in_1", "history-keep", "1 h",
+                    "history-tile", "1 min", "history-parts", "n," + part);
+        }
+    }
+
+    @Test
+    void allScriptsArePackaged() {
         for (StoreScript script : StoreScript.values()) {
             assertFalse(OnlineStoreTableSinkFactory.loadScript(script).isBlank(), script.name());
         }
         assertTrue(
                 OnlineStoreTableSinkFactory.loadScript(StoreScript.EVENT_LOG)
                         .contains("ZREMRANGEBYRANK"));
+        assertTrue(
+                OnlineStoreTableSinkFactory.loadScript(StoreScript.EVENT_TILES)
+                        .contains("'@t'"));
     }
 }
