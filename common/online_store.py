@@ -142,6 +142,14 @@ class OnlineStore:
             pipeline.zrange(events_key(view, version, key), 0, -1, withscores=True)
         return [list(found) for found in pipeline.execute()]
 
+    def get_tiles(self, wanted: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+        """The tile hash (decision 76) of each ``(tiles prefix, entity key)``, in one round
+        trip; empty for a key without one; see ``common.features.read_time``."""
+        pipeline = self._client.pipeline(transaction=False)
+        for prefix, key in wanted:
+            pipeline.hgetall(prefix + key)
+        return list(pipeline.execute())
+
     def sample(
         self, view: str, version: int, fields: Sequence[str], limit: int
     ) -> list[list[str | None]]:

@@ -110,12 +110,17 @@ def reference_rows(view: FeatureView, events: Iterable[Mapping[str, Any]]) -> li
     return [dict(zip(names, values, strict=True)) for values in result.fetchall()]
 
 
-def _read_time_sql(feature: Feature, lookback_ms: int) -> str:
-    """One feature at the read time ``r._at`` over the joined events ``e`` of the key."""
+def _read_time_sql(feature: Feature, lookback_ms: int, tile_ms: int | None) -> str:
+    """One feature at the read time ``r._at`` over the joined events ``e`` of the key; with
+    ``tile_ms``, windows start at ``T - w`` rounded to the nearest tile boundary (decision 76)."""
     held = "e.event_ts <= r._at"
     if isinstance(feature, WindowedAggregate):
         millis = round(feature.window_length.total_seconds() * 1000)
-        where = f"FILTER (WHERE {held} AND e.event_ts >= r._at - INTERVAL {millis} MILLISECOND)"
+        start = f"r._at - INTERVAL {millis} MILLISECOND"
+        if tile_ms is not None:
+            rounded = f"CAST(floor((r._at_ms - {millis} + {tile_ms // 2}) / {tile_ms}) AS BIGINT)"
+            start = f"make_timestamp({rounded} * {tile_ms} * 1000)"
+        where = f"FILTER (WHERE {held} AND e.event_ts >= {start})"
         expr = feature.expression
         if isinstance(feature, Count):
             return f"COUNT({expr or 'e.event_id'}) {where}"
@@ -147,8 +152,9 @@ def reference_at(
 ) -> list[dict[str, Any]]:
     """The view's features for each ``(entity key, read time ms)``, for a virtual event at that
     time: ``T - w <= t' <= T`` for windows, ``T`` minus the latest ``t' <= T`` for
-    ``seconds_since_prev`` (the read-time rule of ``common.features.read_time``), written
-    independently as DuckDB aggregates with ``FILTER``. Rows in ``reads`` order, each with
+    ``seconds_since_prev`` (the read-time rule of ``common.features.read_time``; a tiled view's
+    windows start at ``T - w`` rounded to a tile), written independently as DuckDB aggregates
+    with ``FILTER``. Rows in ``reads`` order, each with
     ``key``, ``at`` and the output features."""
     wanted = [{"_n": n, "_key": key, "_at_ms": at} for n, (key, at) in enumerate(reads)]
     if not wanted:
@@ -170,7 +176,8 @@ def reference_at(
         raise ValueError("reference_at needs the source's events (their columns define e)")
     aggregates = [f for f in view.features if not isinstance(f, Derived)]
     lookback_ms = round(view.last_event_retention.total_seconds() * 1000)
-    select = ", ".join(f"{_read_time_sql(f, lookback_ms)} AS {f.name}" for f in aggregates)
+    tile_ms = None if view.tile is None else round(view.tile.total_seconds() * 1000)
+    select = ", ".join(f"{_read_time_sql(f, lookback_ms, tile_ms)} AS {f.name}" for f in aggregates)
     con.execute(
         f"CREATE TABLE aggregated AS SELECT r._n, r._key, r._at_ms, {select} "
         f"FROM r LEFT JOIN e ON e.{key} = r._key GROUP BY r._n, r._key, r._at_ms, r._at"

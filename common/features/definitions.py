@@ -246,8 +246,13 @@ class FeatureView:
     from a per-key log of the key's events in the window, which the job keeps in Redis
     (``common.features.read_time``, decision 75). Exact, and worth it for keys with few events
     per window (cards); a key with thousands (a busy merchant or symbol) costs as many log
-    entries in memory and per read, so such views stay on the last event's vector (False, the
-    default) until tiles make their reads cheap.
+    entries in memory and per read.
+
+    ``tile`` (with ``read_time``): keep per key mergeable partial aggregates per tile of this
+    length instead of the event log (decision 76), for busy keys. A read at ``T`` then folds
+    the tiles from ``T - w`` rounded to the nearest tile boundary: at most half a tile more or
+    fewer events at a window's old end; reads before the key's newest event are ``too_early``.
+    Every window must be a multiple of it.
     """
 
     name: str
@@ -258,6 +263,7 @@ class FeatureView:
     description: str = ""
     last_event_retention: timedelta = timedelta(days=400)
     read_time: bool = False
+    tile: timedelta | None = None
 
     def __post_init__(self) -> None:
         _check_name("feature view", self.name)
@@ -283,11 +289,28 @@ class FeatureView:
                         f"view {self.name!r}, feature {feature.name!r}: derived features may use "
                         "aggregates only, not other derived features"
                     )
+        self._check_tile()
         if self.last_event_retention < self.state_retention:
             raise DefinitionError(
                 f"view {self.name!r}: last_event_retention {self.last_event_retention} is "
                 f"shorter than the window state's retention {self.state_retention}"
             )
+
+    def _check_tile(self) -> None:
+        if self.tile is None:
+            return
+        if not self.read_time:
+            raise DefinitionError(f"view {self.name!r}: tile needs read_time=True")
+        if self.tile < timedelta(seconds=1) or self.tile % timedelta(seconds=1):
+            raise DefinitionError(
+                f"view {self.name!r}: tile must be a whole number of seconds, got {self.tile}"
+            )
+        for feature in self.features:
+            if isinstance(feature, WindowedAggregate) and feature.window_length % self.tile:
+                raise DefinitionError(
+                    f"view {self.name!r}, feature {feature.name!r}: window "
+                    f"{feature.window_length} is not a multiple of the tile {self.tile}"
+                )
 
     def feature(self, name: str) -> Feature:
         """The feature called ``name``."""

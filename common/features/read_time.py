@@ -16,6 +16,10 @@ state's retention): a read is exact for ``T >= N - margin_ms`` (``margin_ms`` = 
 the largest window). Earlier reads get no values, the view listed as ``too_early``: the past
 belongs to ``featurestream offline`` and training sets.
 
+A view with a ``tile`` keeps tiles instead (``fst:<view>:v<N>:<key>``, a hash of partial
+aggregates per tile, decision 76; ``evaluate_tiles``): a window folds the tiles from ``T - w``
+rounded to the nearest tile boundary, and reads before the key's newest event are too early.
+
 ``read_time_spec(view)`` is the JSON both this module and the Go server evaluate, so the
 semantics above exist once per runtime and are tested against the same DuckDB reference.
 """
@@ -31,6 +35,7 @@ from typing import Any
 from common.features import expressions
 from common.features.columns import feature_kind
 from common.features.definitions import (
+    DefinitionError,
     Derived,
     FeatureView,
     Last,
@@ -44,8 +49,24 @@ def events_prefix(view: FeatureView) -> str:
     return f"fse:{view.name}:v{view.version}:"
 
 
+def tiles_prefix(view: FeatureView) -> str:
+    """``fst:<view>:v<N>:``: the tile hashes of a tiled view."""
+    return f"fst:{view.name}:v{view.version}:"
+
+
+def tile_ms(view: FeatureView) -> int | None:
+    """The view's tile length in millis, None when it keeps an event log."""
+    return None if view.tile is None else round(view.tile.total_seconds() * 1000)
+
+
 def keep_ms(view: FeatureView) -> int:
-    """How far behind a key's newest event its log keeps events: the window state's retention."""
+    """How far behind a key's newest event its log keeps events (the window state's retention),
+    or its tiles are kept (the largest window plus a tile: no read at or after the newest event
+    folds an older tile)."""
+    tile = tile_ms(view)
+    if tile is not None:
+        largest = max(view.windows, default=view.tile)
+        return round(largest.total_seconds() * 1000) + tile
     return round(view.state_retention.total_seconds() * 1000)
 
 
@@ -91,16 +112,62 @@ def read_time_spec(view: FeatureView) -> dict[str, Any]:
         if isinstance(f, Derived)
     ]
     largest = max((a["window_ms"] or 0 for a in aggregates), default=0)
+    tile = tile_ms(view)
+    location: dict[str, Any] = (
+        {"events_prefix": events_prefix(view), "margin_ms": keep_ms(view) - largest}
+        if tile is None
+        else {
+            "tiles": {
+                "prefix": tiles_prefix(view),
+                "tile_ms": tile,
+                "parts": tile_parts(view, aggregates, [c.kind for c in inputs]),
+            },
+            "margin_ms": 0,
+        }
+    )
     return {
-        "events_prefix": events_prefix(view),
+        **location,
         "keep_ms": keep_ms(view),
-        "margin_ms": keep_ms(view) - largest,
         "last_event_retention_ms": round(view.last_event_retention.total_seconds() * 1000),
         "inputs": [{"column": c.column, "kind": c.kind} for c in inputs],
         "aggregates": aggregates,
         "derived": derived,
         "features": [f.name for f in view.output_features],
     }
+
+
+# The partial aggregates a tile keeps per input, by function (decision 76).
+_PARTS = {
+    "count": "n",
+    "sum": "ns",
+    "avg": "ns",
+    "min": "nl",
+    "max": "nh",
+    "stddev_pop": "nw",
+    "distinct_count": "d",
+}
+_ORDER = "nslhwd"
+
+
+def tile_parts(
+    view: FeatureView, aggregates: Sequence[dict[str, Any]], kinds: Sequence[str]
+) -> list[str]:
+    """Per input, the letters of the partial aggregates its tiles keep (canonical order).
+
+    Raises:
+        DefinitionError: min or max of a string (Lua, which folds tiles, has no UTF-16 order).
+    """
+    letters: list[set[str]] = [set() for _ in kinds]
+    for a in aggregates:
+        if a["input"] is None or a["function"] in ("last", "seconds_since_prev"):
+            continue
+        if a["function"] in ("min", "max") and kinds[a["input"]] == "STRING":
+            raise DefinitionError(
+                f"view {view.qualified_name}, feature {a['name']!r}: {a['function']} of a "
+                "string cannot be tiled; drop the tile (an event log) or the feature"
+            )
+        letters[a["input"]].update(_PARTS[a["function"]])
+    return ["".join(c for c in _ORDER if c in wanted) for wanted in letters]
 
 
 @dataclass(frozen=True)
@@ -172,10 +239,141 @@ def evaluate(spec: dict[str, Any], events: Sequence[LoggedEvent], at_ms: int) ->
             continue
         present = [e.values[column] for e in window if e.values[column] is not None]
         values[aggregate["name"]] = _fold(function, aggregate["kind"], present)
+    _finish(spec, values, result)
+    return result
+
+
+def _finish(spec: dict[str, Any], values: dict[str, Any], result: ReadTimeVector) -> None:
+    """The derived features over ``values``, then the output features into ``result``."""
     for derived in spec["derived"]:
         values[derived["name"]] = expressions.evaluate(derived["expr"], values)
     result.features = {name: values[name] for name in spec["features"]}
+
+
+@dataclass
+class _Tile:
+    """One tile's partial aggregates: the event count and, per input, its parts by letter."""
+
+    count: int
+    parts: list[dict[str, Any]]
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, str):
+        return float(value)  # "NaN", "Infinity", "-Infinity": how the script writes them
+    return value
+
+
+def _parse_tile(text: str, letters: Sequence[str], kinds: Sequence[str]) -> _Tile:
+    decoded = json.loads(text)
+    if not isinstance(decoded, list) or len(decoded) != len(letters) + 1:
+        raise ValueError(f"tile {text[:80]!r} is not [count, {len(letters)} inputs]")
+    parts: list[dict[str, Any]] = []
+    for column, wanted, kind in zip(decoded[1:], letters, kinds, strict=True):
+        got: dict[str, Any] = {}
+        position = 0
+        for letter in wanted:
+            if letter == "w":
+                got["w"] = (float(_number(column[position])), float(_number(column[position + 1])))
+                position += 2
+                continue
+            value = column[position]
+            position += 1
+            if letter == "d":
+                got["d"] = {_typed(v, kind) for v in value}
+            elif letter == "n":
+                got["n"] = int(value)
+            elif value is not None:
+                got[letter] = _typed(_number(value), kind)
+        if position != len(column):
+            raise ValueError(f"tile {text[:80]!r}: input parts are not {wanted!r}")
+        parts.append(got)
+    return _Tile(int(decoded[0]), parts)
+
+
+def _typed(value: Any, kind: str) -> Any:
+    """A tile's value as the input's kind: Lua writes every number as a double."""
+    if kind == "DOUBLE" and value is not None:
+        return float(_number(value))
+    if kind == "BIGINT" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def evaluate_tiles(spec: dict[str, Any], fields: dict[str, str], at_ms: int) -> ReadTimeVector:
+    """The view's features at ``at_ms`` from a key's tile hash (decision 76); a hash that does
+    not parse reads as an empty history (the jobs never write one)."""
+    tiles_spec = spec["tiles"]
+    kinds = [i["kind"] for i in spec["inputs"]]
+    tile = tiles_spec["tile_ms"]
+    result = ReadTimeVector(at_ms=at_ms)
+    try:
+        newest = parse_member(fields["@e"], int(fields["@t"]), kinds) if fields else None
+        tiles = sorted(
+            (int(name), _parse_tile(text, tiles_spec["parts"], kinds))
+            for name, text in fields.items()
+            if not name.startswith("@")
+        )
+    except (KeyError, ValueError, TypeError, IndexError):
+        newest, tiles = None, []
+    if newest is not None:
+        result.found = True
+        result.last_event_ms, result.last_event_id = newest.time_ms, newest.event_id
+        if at_ms < newest.time_ms:
+            result.too_early = True
+            result.features = {name: None for name in spec["features"]}
+            return result
+    values: dict[str, Any] = {}
+    for aggregate in spec["aggregates"]:
+        function, column = aggregate["function"], aggregate["input"]
+        if function == "seconds_since_prev":
+            age = None if newest is None else at_ms - newest.time_ms
+            fresh = age is not None and age <= spec["last_event_retention_ms"]
+            values[aggregate["name"]] = age / 1000 if fresh and age is not None else None
+            continue
+        if function == "last":
+            values[aggregate["name"]] = None if newest is None else newest.values[column]
+            continue
+        start = (at_ms - aggregate["window_ms"] + tile // 2) // tile * tile
+        window = [t for s, t in tiles if start <= s <= at_ms]
+        if column is None:
+            values[aggregate["name"]] = sum(t.count for t in window)
+        else:
+            values[aggregate["name"]] = _merge(function, [t.parts[column] for t in window])
+    _finish(spec, values, result)
     return result
+
+
+def _merge(function: str, parts: list[dict[str, Any]]) -> Any:
+    """One function over the parts of a window's tiles, in ascending tile order."""
+    if function == "distinct_count":
+        return len(set().union(*(p["d"] for p in parts)))
+    n = sum(p["n"] for p in parts)
+    if function == "count":
+        return n
+    held = [p for p in parts if p["n"]]
+    if not held:
+        return None
+    if function in ("sum", "avg"):
+        total = held[0]["s"]
+        for p in held[1:]:
+            total += p["s"]
+        return total if function == "sum" else total / n
+    if function == "min":
+        return min(p["l"] for p in held)
+    if function == "max":
+        return max(p["h"] for p in held)
+    if function == "stddev_pop":
+        count, mean, m2 = 0, 0.0, 0.0
+        for p in held:  # Chan et al.: merges Welford partials
+            other_mean, other_m2 = p["w"]
+            merged = count + p["n"]
+            delta = other_mean - mean
+            mean += delta * p["n"] / merged
+            m2 += other_m2 + delta * delta * count * p["n"] / merged
+            count = merged
+        return math.sqrt(m2 / count)
+    raise ValueError(f"unknown function {function!r}")
 
 
 def _fold(function: str, kind: str, present: list[Any]) -> Any:

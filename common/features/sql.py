@@ -622,6 +622,11 @@ def _online_sink_ddl(view: FeatureView, redis_url: str) -> str:
         options["history-columns"] = ",".join(logged)
         options["history-keep"] = f"{read_time.keep_ms(view)} ms"
         options["history-ttl"] = f"{read_time.log_ttl_ms(view)} ms"
+        tile = read_time.tile_ms(view)
+        if tile is not None:
+            spec = read_time.read_time_spec(view)
+            options["history-tile"] = f"{tile} ms"
+            options["history-parts"] = ",".join(spec["tiles"]["parts"])
     return f"CREATE TABLE `online_{feature_table(view)}` (\n  {columns}\n) {with_options(options)}"
 
 

@@ -17,7 +17,11 @@ JVM_DIR = Path(__file__).resolve().parents[1] / "jvm"
 JAR_NAME = "featurestream-flink-functions.jar"
 # Files outside common/jvm that the pom packages into the jar (the online store's Lua scripts have
 # one copy each, shared with the Python side); they are part of the jar's source hash.
-PACKAGED_FROM_COMMON = (JVM_DIR.parent / "online_store.lua", JVM_DIR.parent / "online_events.lua")
+PACKAGED_FROM_COMMON = (
+    JVM_DIR.parent / "online_store.lua",
+    JVM_DIR.parent / "online_events.lua",
+    JVM_DIR.parent / "online_tiles.lua",
+)
 
 
 class BuildError(Exception):

@@ -41,6 +41,7 @@ from common.features.read_time import (
     LoggedEvent,
     ReadTimeVector,
     evaluate,
+    evaluate_tiles,
     parse_member,
     read_time_spec,
 )
@@ -118,16 +119,20 @@ def _spec(view: FeatureView) -> dict[str, Any]:
 def read_at(
     store: OnlineStore, wanted: Sequence[tuple[FeatureView, str]], at_ms: int
 ) -> list[ReadTimeVector]:
-    """Each ``(view, entity key)`` at ``at_ms``: read-time views from their event logs, the
-    others from the stored vector (as of the key's last event), in one round trip. A log member
+    """Each ``(view, entity key)`` at ``at_ms``: read-time views from their event logs or tiles,
+    the others from the stored vector (as of the key's last event), in one round trip. A log member
     that does not parse counts as absent (the jobs never write one)."""
-    logged = [(v, key) for v, key in wanted if v.read_time]
+    logged = [(v, key) for v, key in wanted if v.read_time and v.tile is None]
+    tiled = [(v, key) for v, key in wanted if v.tile is not None]
     stored = [(v, key) for v, key in wanted if not v.read_time]
     logs = iter(store.get_event_logs([(v.name, v.version, key) for v, key in logged]))
+    tiles = iter(store.get_tiles([(_spec(v)["tiles"]["prefix"], key) for v, key in tiled]))
     vectors = iter(store.get_vectors([(v.name, v.version, key) for v, key in stored]))
     results = []
     for view, _ in wanted:
-        if view.read_time:
+        if view.tile is not None:
+            results.append(evaluate_tiles(_spec(view), next(tiles), at_ms))
+        elif view.read_time:
             results.append(_from_log(view, next(logs), at_ms))
         else:
             results.append(_from_vector(view, next(vectors), at_ms))

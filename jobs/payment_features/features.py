@@ -51,6 +51,9 @@ PAYMENT_MERCHANT = FeatureView(
     entity=Entity("merchant_id"),
     source=PAYMENTS,
     description="Load on the merchant, per payment.",
+    # A merchant has hundreds of payments an hour: one-minute tiles, not a log (decision 76).
+    read_time=True,
+    tile=timedelta(minutes=1),
     features=(
         Count("merchant_txn_count_1h", window="1h"),
         Sum("merchant_amount_usd_sum_1h", "amount_usd_cents", window="1h"),

@@ -9,6 +9,7 @@ inside windows between events, and unknown keys.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -20,15 +21,20 @@ from common.features import FeatureView
 from common.features.definitions import DefinitionError
 from common.features.expressions import evaluate as evaluate_expression
 from common.features.expressions import parse
-from common.features.read_time import LoggedEvent, evaluate, read_time_spec
-from common.features.spec import input_columns
+from common.features.read_time import (
+    LoggedEvent,
+    ReadTimeVector,
+    evaluate,
+    evaluate_tiles,
+    read_time_spec,
+)
 from common.generate.runner import generate_events
 from jobs.payment_features.features import PAYMENT_CARD, PAYMENT_MERCHANT
 from jobs.trade_features.features import TRADE_ACCOUNT, TRADE_SYMBOL
 from tests.feature_reference import reference_at
 from tests.integration.feature_checks import values_equal
 from tests.integration.history import D, M, history
-from tests.read_times import read_times
+from tests.read_times import input_values, read_times
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -40,32 +46,6 @@ def _trades() -> list[dict[str, Any]]:
     ]
 
 
-def _input_values(view: FeatureView, record: dict[str, Any]) -> tuple[Any, ...]:
-    """The job's ``in_<n>`` values of one event, computed here without Flink for the few
-    expression shapes these views use (bare columns and the trade views' casts)."""
-    values = []
-    for column in input_columns(view):
-        expression = column.expression
-        if expression.startswith("`"):
-            value = record[expression.strip("`")]
-        elif expression.startswith("CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE)"):
-            value = float(record["price"]) * float(record["quantity"])
-        elif expression.startswith("CAST(CASE WHEN side"):
-            value = float(record["quantity"]) if record["side"] == "BUY" else 0.0
-        elif expression.startswith("CAST(CAST(quantity"):
-            value = float(record["quantity"])
-        elif expression.startswith("CAST(CAST(price"):
-            value = float(record["price"])
-        elif expression.startswith("CAST(") and expression.endswith("AS STRING)"):
-            value = str(record[expression[5:].split(" ")[0].strip("`")])
-        else:
-            raise AssertionError(f"no stand-in for {expression!r}")
-        if column.kind == "DOUBLE" and value is not None:
-            value = float(value)
-        values.append(value)
-    return tuple(values)
-
-
 def _logs(view: FeatureView, records: list[dict[str, Any]]) -> dict[str, list[LoggedEvent]]:
     """Per key, what the log holds after every event: down to the newest minus the retention,
     and the latest event before that (what ``seconds_since_prev`` and ``last`` need)."""
@@ -75,7 +55,7 @@ def _logs(view: FeatureView, records: list[dict[str, Any]]) -> dict[str, list[Lo
     for record in records:
         by_key[record[view.entity.key]].append(
             LoggedEvent(
-                record[source.event_time], record[source.id_column], _input_values(view, record)
+                record[source.event_time], record[source.id_column], input_values(view, record)
             )
         )
     logs = {}
@@ -85,6 +65,43 @@ def _logs(view: FeatureView, records: list[dict[str, Any]]) -> dict[str, list[Lo
         older = [e for e in events if e.time_ms < horizon]
         logs[key] = older[-1:] + [e for e in events if e.time_ms >= horizon]
     return logs
+
+
+def _tiles(view: FeatureView, records: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Per key, the tile hash after every event (decision 76), folded here in plain Python as
+    ``common/online_tiles.lua`` folds it in Redis (the integration tests run the script)."""
+    spec = read_time_spec(view)
+    tile, parts = spec["tiles"]["tile_ms"], spec["tiles"]["parts"]
+    source = view.source
+    ordered = sorted(records, key=lambda r: (r[source.event_time], r[source.id_column]))
+    folded: dict[str, dict[int, list[Any]]] = defaultdict(dict)
+    hashes: dict[str, dict[str, str]] = defaultdict(dict)
+    for record in ordered:
+        key, at = record[view.entity.key], record[source.event_time]
+        values = input_values(view, record)
+        start = at // tile * tile
+        count, *columns = folded[key].get(start, [0, *([] for _ in parts)])
+        new_columns = []
+        for letters, column, value in zip(parts, columns, values, strict=True):
+            taken = {"n": [], "s": [], "d": []}
+            for letter in letters:
+                taken[letter] = column[: 1 if letter != "w" else 2]
+                column = column[len(taken[letter]) :]
+            present = value is not None
+            out: list[Any] = []
+            if "n" in letters:
+                out.append((taken["n"] or [0])[0] + present)
+            if "s" in letters:
+                out.append((taken["s"] or [0])[0] + (value if present else 0))
+            if "d" in letters:
+                seen = list((taken["d"] or [[]])[0])
+                out.append([*seen, value] if present and value not in seen else seen)
+            new_columns.append(out)
+        folded[key][start] = [count + 1, *new_columns]
+        hashes[key] = {str(s): json.dumps(t) for s, t in folded[key].items()}
+        hashes[key]["@t"] = str(at)
+        hashes[key]["@e"] = json.dumps([record[source.id_column], *values])
+    return hashes
 
 
 @pytest.mark.parametrize(
@@ -106,16 +123,23 @@ def test_read_time_features_equal_the_reference_at_the_read_time(
     spec = read_time_spec(view)
 
     expected = reference_at(view, records, reads)
+    tiles = _tiles(view, records) if view.tile is not None else {}
+
+    def read(key: str, at: int) -> ReadTimeVector:
+        if view.tile is not None:
+            return evaluate_tiles(spec, tiles.get(key, {}), at)
+        return evaluate(spec, logs.get(key, []), at)
+
     mismatches = []
     for (key, at), want in zip(reads, expected, strict=True):
-        got = evaluate(spec, logs.get(key, []), at)
+        got = read(key, at)
         assert not got.too_early
         for name, value in got.features.items():
             if not values_equal(value, want[name]):
                 mismatches.append((key, at, name, value, want[name]))
     assert mismatches == [], f"{len(mismatches)} of {len(reads)} reads differ: {mismatches[:5]}"
     # The data reaches every edge: empty windows, a dormant key's since-prev days later.
-    features = [evaluate(spec, logs.get(k, []), t).features for k, t in reads]
+    features = [read(k, t).features for k, t in reads]
     counts = [f[n] for f in features for n in f if n.endswith(("_10m", "_1h", "_1m"))]
     assert 0 in counts and max(c for c in counts if isinstance(c, int)) > 1
 
@@ -194,11 +218,13 @@ def test_the_serving_plan_has_a_read_time_spec_for_each_read_time_view() -> None
         if "read_time" in view:
             spec = view["read_time"]
             assert spec["features"] == [f["name"] for f in view["features"]]
-            assert spec["events_prefix"] == f"fse:{view['name']}:v{view['version']}:"
+            prefix = spec["tiles"]["prefix"] if "tiles" in spec else spec["events_prefix"]
+            assert prefix.endswith(f":{view['name']}:v{view['version']}:")
         if qualified in ours:
             assert ("read_time" in view) == ours[qualified].read_time
             if ours[qualified].read_time:
                 assert view["read_time"] == read_time_spec(ours[qualified])
     for view in ours.values():  # the specs of the others compile too, for when they opt in
         read_time_spec(view)
-    assert PAYMENT_CARD.read_time and not PAYMENT_MERCHANT.read_time
+    assert PAYMENT_CARD.read_time and PAYMENT_CARD.tile is None
+    assert PAYMENT_MERCHANT.read_time and PAYMENT_MERCHANT.tile is not None

@@ -1,5 +1,5 @@
 -- window function fs_window_payment_card_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"card_txn_count_10m","window_ms":600000},{"function":"count","input":null,"name":"card_txn_count_1h","window_ms":3600000},{"function":"count","input":null,"name":"card_txn_count_24h","window_ms":86400000},{"function":"sum","input":"in_0","name":"card_amount_usd_sum_1h","window_ms":3600000},{"function":"sum","input":"in_0","name":"card_amount_usd_sum_24h","window_ms":86400000},{"function":"avg","input":"in_0","name":"card_amount_usd_avg_24h","window_ms":86400000},{"function":"max","input":"in_0","name":"card_amount_usd_max_24h","window_ms":86400000},{"function":"distinct_count","input":"in_1","name":"card_distinct_merchants_24h","window_ms":86400000},{"function":"distinct_count","input":"in_2","name":"card_distinct_countries_24h","window_ms":86400000},{"function":"seconds_since_prev","input":null,"name":"card_seconds_since_prev","window_ms":null}],"emit_inputs":true,"event_id":"payment_id","inputs":[{"column":"in_0","expression":"`amount_usd_cents`","kind":"BIGINT"},{"column":"in_1","expression":"`merchant_id`","kind":"STRING"},{"column":"in_2","expression":"`country`","kind":"STRING"}],"key":"card_id","last_event_retention_ms":34560000000,"retention_ms":86705000,"spec_version":1,"version":1,"view":"payment_card"}')
--- window function fs_window_payment_merchant_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"merchant_txn_count_1h","window_ms":3600000},{"function":"sum","input":"in_0","name":"merchant_amount_usd_sum_1h","window_ms":3600000},{"function":"distinct_count","input":"in_1","name":"merchant_distinct_cards_1h","window_ms":3600000}],"event_id":"payment_id","inputs":[{"column":"in_0","expression":"`amount_usd_cents`","kind":"BIGINT"},{"column":"in_1","expression":"`card_id`","kind":"STRING"}],"key":"merchant_id","last_event_retention_ms":34560000000,"retention_ms":3905000,"spec_version":1,"version":1,"view":"payment_merchant"}')
+-- window function fs_window_payment_merchant_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"merchant_txn_count_1h","window_ms":3600000},{"function":"sum","input":"in_0","name":"merchant_amount_usd_sum_1h","window_ms":3600000},{"function":"distinct_count","input":"in_1","name":"merchant_distinct_cards_1h","window_ms":3600000}],"emit_inputs":true,"event_id":"payment_id","inputs":[{"column":"in_0","expression":"`amount_usd_cents`","kind":"BIGINT"},{"column":"in_1","expression":"`card_id`","kind":"STRING"}],"key":"merchant_id","last_event_retention_ms":34560000000,"retention_ms":3905000,"spec_version":1,"version":1,"view":"payment_merchant"}')
 
 CREATE TABLE `source_events` (
   `raw_key` BYTES,
@@ -446,7 +446,7 @@ SELECT `payment_id` AS `event_id`, `merchant_id`, `rowtime` AS `event_time`,
   `merchant_txn_count_1h`,
   `merchant_amount_usd_sum_1h`,
   `merchant_distinct_cards_1h`,
-  'payment_merchant' AS `feature_view`, 1 AS `feature_view_version`
+  'payment_merchant' AS `feature_view`, 1 AS `feature_view_version`, `in_0`, `in_1`
 FROM `window_payment_merchant_v1` WHERE `reject_reason` IS NULL;
 
 CREATE TABLE `sink_features_payment_merchant_v1` (
@@ -540,7 +540,9 @@ CREATE TABLE `online_features_payment_merchant_v1` (
   `event_time` TIMESTAMP(3) NOT NULL,
   `merchant_txn_count_1h` BIGINT,
   `merchant_amount_usd_sum_1h` BIGINT,
-  `merchant_distinct_cards_1h` BIGINT
+  `merchant_distinct_cards_1h` BIGINT,
+  `in_0` BIGINT,
+  `in_1` STRING
 ) WITH (
   'connector' = 'featurestream-redis',
   'url' = 'redis://redis:6379/0',
@@ -549,7 +551,12 @@ CREATE TABLE `online_features_payment_merchant_v1` (
   'key-column' = 'merchant_id',
   'event-id-column' = 'event_id',
   'event-time-column' = 'event_time',
-  'ttl' = '3905000 ms'
+  'ttl' = '3905000 ms',
+  'history-columns' = 'in_0,in_1',
+  'history-keep' = '3660000 ms',
+  'history-ttl' = '3660000 ms',
+  'history-tile' = '60000 ms',
+  'history-parts' = 'ns,d'
 );
 
 CREATE TABLE `window_dead_letters` (
@@ -664,7 +671,7 @@ INSERT INTO `online_features_payment_card_v1` SELECT `event_id`, `card_id`, `eve
 
 INSERT INTO `sink_features_payment_merchant_v1` SELECT `event_id`, `merchant_id`, `event_time`, `merchant_txn_count_1h`, `merchant_amount_usd_sum_1h`, `merchant_distinct_cards_1h`, `feature_view`, `feature_view_version` FROM `features_payment_merchant_v1`;
 
-INSERT INTO `online_features_payment_merchant_v1` SELECT `event_id`, `merchant_id`, `event_time`, `merchant_txn_count_1h`, `merchant_amount_usd_sum_1h`, `merchant_distinct_cards_1h` FROM `features_payment_merchant_v1`;
+INSERT INTO `online_features_payment_merchant_v1` SELECT `event_id`, `merchant_id`, `event_time`, `merchant_txn_count_1h`, `merchant_amount_usd_sum_1h`, `merchant_distinct_cards_1h`, `in_0`, `in_1` FROM `features_payment_merchant_v1`;
 
 INSERT INTO `window_dead_letters`
 SELECT 'payments', `reject_partition`, `reject_offset`, 'payment_features', fs_count_dead_letter(`reject_reason`), `reject_message`,
