@@ -30,6 +30,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from common.features import expressions
@@ -65,7 +66,7 @@ def keep_ms(view: FeatureView) -> int:
     folds an older tile)."""
     tile = tile_ms(view)
     if tile is not None:
-        largest = max(view.windows, default=view.tile)
+        largest = max(view.windows, default=timedelta(0))
         return round(largest.total_seconds() * 1000) + tile
     return round(view.state_retention.total_seconds() * 1000)
 

@@ -72,7 +72,8 @@ from tests.faults.harness import (
     suspend,
     wait_for,
 )
-from tests.integration.feature_checks import assert_match_reference
+from tests.feature_reference import reference_at
+from tests.integration.feature_checks import assert_match_reference, values_equal
 from tests.model_training import train_payment_fraud
 
 pytestmark = pytest.mark.faults
@@ -503,6 +504,31 @@ def _verify(
         return found == expected_logs
 
     wait_for("every card's event log to hold its released events once", logs_exact, timeout_s=60)
+
+    # The merchants' tiles (decision 76): a fold is not idempotent as a log member is, so a
+    # replay folded twice or a write lost would change what each merchant reads at its newest
+    # event against the tile-rounded reference over its released events.
+    merchant = load_job("payment_features").views[1]
+    folded = {row["event_id"] for row in rows[merchant.qualified_name]}
+    merchant_events = [e for e in events["payments"] if e["payment_id"] in folded]
+    newest_at: dict[str, int] = {}
+    for event in merchant_events:
+        key = event["merchant_id"]
+        newest_at[key] = max(newest_at.get(key, event["event_time"]), event["event_time"])
+    reads = sorted(newest_at.items())
+    expected_tiles = reference_at(merchant, merchant_events, reads)
+    spec = read_time.read_time_spec(merchant)
+    prefix = spec["tiles"]["prefix"]
+
+    def tiles_exact() -> bool:
+        stored = store.get_tiles([(prefix, key) for key, _ in reads])
+        return all(
+            values_equal(read_time.evaluate_tiles(spec, fields, at).features[name], want[name])
+            for (_, at), fields, want in zip(reads, stored, expected_tiles, strict=True)
+            for name in spec["features"]
+        )
+
+    wait_for("every merchant's tiles to hold its released events once", tiles_exact, timeout_s=60)
 
     # Redis and registry outages are ridden out, not restarted through; hostile input never
     # fails a job. (A broker kill may restart a job: exactly once is what counts there.)
