@@ -1,8 +1,9 @@
 """Read-time features end to end: the payment job (RocksDB, p=2, restarted from a checkpoint
-mid-history, so rows after it are written to Redis twice) logs each key's events; reading
-them at chosen times through Python (``read_at``) and the Go server (``as_of``) gives the DuckDB
-reference evaluated at that time, for days of history with window edges, dormant keys read
-hours and days later, and unknown keys."""
+mid-history, so rows after it are written to Redis twice) logs each card's events and folds
+each merchant's into tiles; reading them at chosen times through Python (``read_at``) and the
+Go server (``as_of``) gives the DuckDB reference evaluated at that time (tile-rounded windows
+for merchants), for days of history with window edges, dormant keys read hours and days later,
+and unknown keys."""
 
 from __future__ import annotations
 
@@ -116,7 +117,8 @@ def _logs(view: FeatureView, events: list[dict[str, Any]]) -> dict[str, list[Log
     return by_key
 
 
-@pytest.mark.parametrize("view_name", ["payment_card"])  # the payment job's read-time view
+# The payment job's read-time views: cards from event logs, merchants from tiles (decision 76).
+@pytest.mark.parametrize("view_name", ["payment_card", "payment_merchant"])
 def test_python_and_go_reads_equal_the_reference_at_the_read_time(
     streamed: dict[str, list[dict[str, Any]]], stack_config: StackConfig, view_name: str
 ) -> None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from common.features import FeatureView
+from common.features import FeatureView, Min
 from common.features.definitions import DefinitionError
 from common.features.expressions import evaluate as evaluate_expression
 from common.features.expressions import parse
@@ -228,3 +229,48 @@ def test_the_serving_plan_has_a_read_time_spec_for_each_read_time_view() -> None
         read_time_spec(view)
     assert PAYMENT_CARD.read_time and PAYMENT_CARD.tile is None
     assert PAYMENT_MERCHANT.read_time and PAYMENT_MERCHANT.tile is not None
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"read_time": False}, "tile needs read_time=True"),
+        ({"tile": timedelta(milliseconds=1500)}, "whole number of seconds"),
+        ({"tile": timedelta(minutes=7)}, "not a multiple of the tile"),
+    ],
+)
+def test_bad_tiles_are_refused_with_the_rule(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(DefinitionError, match=message):
+        replace(PAYMENT_MERCHANT, **changes)
+
+
+def test_min_of_a_string_cannot_be_tiled() -> None:
+    view = replace(
+        PAYMENT_MERCHANT, features=(*PAYMENT_MERCHANT.features, Min("first_card", "card_id"))
+    )
+    with pytest.raises(DefinitionError, match="min of a string cannot be tiled"):
+        read_time_spec(view)
+
+
+def test_a_tiled_read_before_the_newest_event_is_too_early_and_rounds_the_window_start() -> None:
+    """Tile boundaries at 0, 60 s, ...: an event at 59.9 s is in the tile [0, 60 s). A 1 h
+    window read at T folds it while T - 1 h + 30 s < 60 s, i.e. up to T = 1 h + 29.999 s."""
+    spec = read_time_spec(PAYMENT_MERCHANT)
+    tiles = _tiles(
+        PAYMENT_MERCHANT,
+        [
+            {
+                "payment_id": "p",
+                "merchant_id": "m",
+                "event_time": 59_900,
+                "amount_usd_cents": 5,
+                "card_id": "c",
+            }
+        ],
+    )["m"]
+    count = "merchant_txn_count_1h"
+
+    assert evaluate_tiles(spec, tiles, 59_899).too_early
+    assert evaluate_tiles(spec, tiles, 59_900).features[count] == 1
+    assert evaluate_tiles(spec, tiles, 3_629_999).features[count] == 1
+    assert evaluate_tiles(spec, tiles, 3_630_000).features[count] == 0
