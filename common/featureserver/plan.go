@@ -49,20 +49,29 @@ type ViewSpec struct {
 	Version  int           `json:"version"`
 	Key      string        `json:"key"`
 	Features []FeatureSpec `json:"features"`
-	// ReadTime says how to evaluate the features at a read time from the key's event log
-	// (issue 17); without it the view is served as stored at its last event.
+	// ReadTime says how to evaluate the features at a read time from the key's event log or
+	// tiles (issue 17); without it the view is served as stored at its last event.
 	ReadTime *ReadTimeSpec `json:"read_time"`
 }
 
-// ReadTimeSpec is a view's read-time evaluation: its event log and every aggregate.
+// ReadTimeSpec is a view's read-time evaluation: its event log (or tiles) and every aggregate.
 type ReadTimeSpec struct {
 	EventsPrefix         string          `json:"events_prefix"`
+	Tiles                *TilesSpec      `json:"tiles"`
 	KeepMs               int64           `json:"keep_ms"`
 	MarginMs             int64           `json:"margin_ms"`
 	LastEventRetentionMs *int64          `json:"last_event_retention_ms"`
 	Inputs               []LogInputSpec  `json:"inputs"`
 	Aggregates           []AggregateSpec `json:"aggregates"`
 	Derived              []DerivedSpec   `json:"derived"`
+}
+
+// TilesSpec is where a tiled view's hashes are and what their tiles keep (decision 76): per
+// input, letters of "nslhwd".
+type TilesSpec struct {
+	Prefix string   `json:"prefix"`
+	TileMs int64    `json:"tile_ms"`
+	Parts  []string `json:"parts"`
 }
 
 // LogInputSpec is one value of an event log member, in member order.

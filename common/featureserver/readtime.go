@@ -9,9 +9,10 @@ import (
 // readTime is a view's features evaluated at a read time T from the key's event log (issue 17):
 // every aggregate over its window [T - w, T], both ends inclusive, of the events up to T, as if
 // an event arrived at T; the derived features over those. Slots hold the aggregates' values in
-// plan order, then the derived ones.
+// plan order, then the derived ones. With tiles, the key's tiles stand for its log (tiles.go).
 type readTime struct {
-	prefix      string
+	prefix      string  // of the log's keys, or of the tile hashes
+	tiles       *tiling // nil: an event log
 	keepMs      int64
 	marginMs    int64
 	retentionMs int64 // -1: seconds_since_prev never expires
@@ -39,8 +40,8 @@ func compileReadTime(spec ReadTimeSpec) (*readTime, error) {
 		prefix: spec.EventsPrefix, keepMs: spec.KeepMs, marginMs: spec.MarginMs, retentionMs: -1,
 		slot: map[string]int{},
 	}
-	if spec.EventsPrefix == "" {
-		return nil, fmt.Errorf("no events_prefix")
+	if (spec.EventsPrefix == "") == (spec.Tiles == nil) {
+		return nil, fmt.Errorf("needs one of events_prefix and tiles")
 	}
 	if spec.LastEventRetentionMs != nil {
 		rt.retentionMs = *spec.LastEventRetentionMs
@@ -78,6 +79,13 @@ func compileReadTime(spec ReadTimeSpec) (*readTime, error) {
 		rt.slot[a.Name] = len(rt.aggregates)
 		rt.aggregates = append(rt.aggregates, c)
 	}
+	if spec.Tiles != nil {
+		var err error
+		if rt.tiles, err = compileTiles(*spec.Tiles, rt.inputs, rt.aggregates); err != nil {
+			return nil, fmt.Errorf("tiles: %w", err)
+		}
+		rt.prefix = spec.Tiles.Prefix
+	}
 	lookup := func(name string) (int, bool) {
 		i, ok := rt.slot[name]
 		return i, ok && i < len(rt.aggregates)
@@ -109,7 +117,7 @@ func (rt *readTime) slotsOf(names []string) ([]int, error) {
 	return out, nil
 }
 
-// logKey is the Redis key of one entity's event log.
+// logKey is the Redis key of one entity's event log or tile hash.
 func (rt *readTime) logKey(entity string) string { return rt.prefix + entity }
 
 // reading is one key's view at T.
@@ -143,12 +151,17 @@ func (rt *readTime) evaluate(events []event, t int64) reading {
 		}
 		r.slots[i] = as(a.kind, rt.aggregateAt(a, window, t))
 	}
+	rt.derive(r.slots)
+	return r
+}
+
+// derive evaluates the derived features over the aggregates' slots.
+func (rt *readTime) derive(slots []any) {
 	for i, e := range rt.derived {
-		if x, ok := e.eval(r.slots); ok {
-			r.slots[len(rt.aggregates)+i] = x
+		if x, ok := e.eval(slots); ok {
+			slots[len(rt.aggregates)+i] = x
 		}
 	}
-	return r
 }
 
 // aggregateAt is one aggregate over the events of its window (oldest first).

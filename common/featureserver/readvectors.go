@@ -8,42 +8,49 @@ import (
 )
 
 // Vectors read at a time T (issue 17): each view with a read-time plan is evaluated from the
-// key's event log; a view without one is served as stored (its last event's vector).
+// key's event log or tiles; a view without one is served as stored (its last event's vector).
 
 // viewRead is what the pipeline brought back for one (lookup, view).
 type viewRead struct {
-	events []event // read time: the decoded log, oldest first
-	stored []any   // no read-time plan: the HMGET values
+	events []event  // read time: the decoded log, oldest first
+	tiles  tileHash // read time, tiled: the decoded hash
+	stored []any    // no read-time plan: the HMGET values
 }
 
 // pipelineReads queues a read per (key, view); done decodes them once the pipeline ran.
 type pipelineReads struct {
-	logs   []*redis.ZSliceCmd
-	hashes []*redis.SliceCmd
-	rts    []*readTime
+	cmds []redis.Cmder
+	rts  []*readTime
 }
 
 func (p *pipelineReads) add(ctx context.Context, pipe redis.Pipeliner, rt *readTime, vectorKey, entity string, fields []string) {
-	p.rts = append(p.rts, rt)
-	if rt != nil {
-		p.logs = append(p.logs, pipe.ZRangeWithScores(ctx, rt.logKey(entity), 0, -1))
-		p.hashes = append(p.hashes, nil)
-		return
+	var cmd redis.Cmder
+	switch {
+	case rt == nil:
+		cmd = pipe.HMGet(ctx, vectorKey, fields...)
+	case rt.tiles != nil:
+		cmd = pipe.HGetAll(ctx, rt.logKey(entity))
+	default:
+		cmd = pipe.ZRangeWithScores(ctx, rt.logKey(entity), 0, -1)
 	}
-	p.logs = append(p.logs, nil)
-	p.hashes = append(p.hashes, pipe.HMGet(ctx, vectorKey, fields...))
+	p.cmds = append(p.cmds, cmd)
+	p.rts = append(p.rts, rt)
 }
 
-// results are the reads in the order added; bad counts log members that did not parse.
+// results are the reads in the order added; bad counts log members and tile hashes that did
+// not parse.
 func (p *pipelineReads) results(bad *int) []viewRead {
 	out := make([]viewRead, len(p.rts))
 	for i, rt := range p.rts {
-		if rt == nil {
-			out[i].stored = p.hashes[i].Val()
-			continue
-		}
 		var n int
-		out[i].events, n = decodeLog(p.logs[i].Val(), rt.inputs)
+		switch cmd := p.cmds[i].(type) {
+		case *redis.SliceCmd:
+			out[i].stored = cmd.Val()
+		case *redis.MapStringStringCmd:
+			out[i].tiles, n = decodeTiles(cmd.Val(), rt)
+		case *redis.ZSliceCmd:
+			out[i].events, n = decodeLog(cmd.Val(), rt.inputs)
+		}
 		*bad += n
 	}
 	return out
@@ -92,7 +99,7 @@ type viewAt struct {
 	values   []any
 }
 
-// at evaluates a read: from the log with rt, else from the stored vector (fields then
+// at evaluates a read: from the log or tiles with rt, else from the stored vector (fields then
 // event_time, event_id), typed as types.
 func at(read viewRead, rt *readTime, slots []int, types []string, t int64, bad *int) viewAt {
 	out := viewAt{lastMs: -1, values: make([]any, len(types))}
@@ -120,7 +127,12 @@ func at(read viewRead, rt *readTime, slots []int, types []string, t int64, bad *
 		}
 		return out
 	}
-	r := rt.evaluate(read.events, t)
+	var r reading
+	if rt.tiles != nil {
+		r = rt.evaluateTiles(read.tiles, t)
+	} else {
+		r = rt.evaluate(read.events, t)
+	}
 	out.found, out.tooEarly = r.found(), r.tooEarly
 	if r.last != nil {
 		out.lastMs, out.lastID = r.last.ms, r.last.id
