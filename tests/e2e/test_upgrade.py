@@ -18,7 +18,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,6 +41,7 @@ from tests.integration.feature_checks import (
     read_values,
     values_equal,
 )
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -49,14 +49,6 @@ COUNT = 4_000
 RATE = 80.0  # events/s of wall clock: 50 s of streaming, outlasting the new job's planning
 CHANGED_MODULE = "tests.e2e.changed_payment_features"
 ADDED = ("card_amount_usd_min_24h", "card_txn_count_5m")
-
-
-def _wait_for(what: str, condition: Callable[[], bool], timeout_s: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(0.5)
 
 
 def _committed(config: StackConfig, group: str, topic: str) -> dict[int, int]:
@@ -111,13 +103,13 @@ def test_upgrade_through_a_savepoint_continues_exactly(
                 "disorder_ms": 2_000, "topic": source},
     )  # fmt: skip
     producer.start()
-    _wait_for("1,000 rows", lambda: len(read_values(config, card_topic)) >= 1_000)
+    wait_for("1,000 rows", lambda: len(read_values(config, card_topic)) >= 1_000)
     older, _ = local.take_savepoint(config, job, old_id)
     # As `featurestream upgrade` does: the changed code is planned first, then the old job stops
     # (here while events still stream in, so that the output gap is the upgrade's).
     upgraded = RunOptions(**{**options.__dict__, "parallelism": 2, "module": CHANGED_MODULE})
     prepared = prepare_start(config, CHANGED_JOB, upgraded)
-    _wait_for("2,000 rows", lambda: len(read_values(config, card_topic)) >= 2_000)
+    wait_for("2,000 rows", lambda: len(read_values(config, card_topic)) >= 2_000)
     stop_started, stop_wall_ms = time.monotonic(), time.time() * 1000
     latest = local.stop_with_savepoint(config, job, old_id)
     stopped_s = time.monotonic() - stop_started
@@ -136,7 +128,7 @@ def test_upgrade_through_a_savepoint_continues_exactly(
     real = [e for e in events if e["event_time"] < cutoff]
     flush_cards = {e["card_id"] for e in events if e["event_time"] >= cutoff}
     assert len(real) == COUNT
-    _wait_for(
+    wait_for(
         "a row per event in both views",
         lambda: (
             len(read_values(config, card_topic)) >= COUNT
@@ -190,7 +182,7 @@ def test_upgrade_through_a_savepoint_continues_exactly(
     )
     replay_id = submit(config, CHANGED_JOB, replay)
     ends = end_offsets(config, source)
-    _wait_for(
+    wait_for(
         "the replay to read the whole topic",
         lambda: _committed(config, f"replay{suffix}", source) == ends,
     )

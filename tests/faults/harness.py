@@ -46,16 +46,6 @@ SCHEMA_OF = {"payments": "payment_event", "trades": "trade_event"}
 ID_OF = {"payments": "payment_id", "trades": "trade_id"}
 
 
-def wait_for(what: str, condition: Callable[[], bool], timeout_s: float = 180.0) -> float:
-    """Poll ``condition`` every 0.2 s; the seconds it took. Raises AssertionError on timeout."""
-    began = time.monotonic()
-    while not condition():
-        if time.monotonic() - began > timeout_s:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(0.2)
-    return time.monotonic() - began
-
-
 # ---------------------------------------------------------------------------- load
 
 

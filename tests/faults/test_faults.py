@@ -70,11 +70,11 @@ from tests.faults.harness import (
     register_writer,
     restart,
     suspend,
-    wait_for,
 )
 from tests.feature_reference import reference_at
 from tests.integration.feature_checks import assert_match_reference, values_equal
 from tests.model_training import train_payment_fraud
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.faults
 

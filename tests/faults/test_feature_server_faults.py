@@ -21,8 +21,9 @@ import pytest
 
 from common.config import StackConfig
 from common.online_store import OnlineStore
-from tests.faults.harness import kill9, restart, suspend, wait_for
+from tests.faults.harness import kill9, restart, suspend
 from tests.feature_server import running_server
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.faults
 

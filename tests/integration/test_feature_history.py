@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,7 @@ from tests.integration.feature_checks import (
     read_values,
 )
 from tests.integration.history import EDGE_CARDS, D, M, history, reordered, span_days
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -46,14 +45,6 @@ def _digest(rows: list[dict[str, Any]]) -> str:
     """sha256 of every row, in a canonical order and form."""
     canonical = sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
     return hashlib.sha256("\n".join(canonical).encode()).hexdigest()
-
-
-def _wait_for(what: str, condition: Callable[[], bool], timeout_s: float = 240.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(0.5)
 
 
 def test_offline_rows_do_not_depend_on_input_order_or_parallelism(
@@ -130,9 +121,9 @@ def test_streaming_over_days_restarts_with_late_rows_and_accounts_for_every_row(
     job_id = submit(config, job, options)
     card_topic = f"features.payment_card.v1{suffix}"
     flink_client.wait_for_state(config, job_id, "RUNNING", timeout_s=120)
-    _wait_for("the first part's rows", lambda: len(read_values(config, card_topic)) >= cut - 50)
+    wait_for("the first part's rows", lambda: len(read_values(config, card_topic)) >= cut - 50)
     before = flink_client.latest_checkpoint(config, job_id)
-    _wait_for("a new checkpoint", lambda: flink_client.latest_checkpoint(config, job_id) != before)
+    wait_for("a new checkpoint", lambda: flink_client.latest_checkpoint(config, job_id) != before)
     flink_client.cancel(config, job_id)
     flink_client.wait_for_state(config, job_id, "CANCELED", timeout_s=60)
     checkpoint = flink_client.latest_checkpoint(config, job_id)
@@ -161,7 +152,7 @@ def test_streaming_over_days_restarts_with_late_rows_and_accounts_for_every_row(
                 ]
                 return rows + len(letters) >= total - 5
 
-            _wait_for(f"{view.qualified_name} to account for the input", settled)
+            wait_for(f"{view.qualified_name} to account for the input", settled)
 
         letters = read_values(config, dlq_topic)
         reasons = Counter((d["reason"], d["feature_view"]) for d in letters)

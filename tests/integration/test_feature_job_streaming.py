@@ -6,9 +6,7 @@ One long test on purpose: the phases build on each other, and a job start costs 
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +26,7 @@ from tests.integration.feature_checks import (
     subject_versions,
     values_equal,
 )
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -42,14 +41,6 @@ def _events(count: int, seed: int, start: datetime, disorder_ms: int = 0) -> lis
             "payments", count, seed=seed, start=start, disorder_ms=disorder_ms, rate=RATE
         )
     ]
-
-
-def _wait_for(what: str, condition: Callable[[], bool], timeout_s: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(0.5)
 
 
 def test_late_invalid_restart_and_online_store(stack_config: StackConfig, unique_topic) -> None:
@@ -73,7 +64,7 @@ def test_late_invalid_restart_and_online_store(stack_config: StackConfig, unique
     produce_events(config, source, "payment_event", batch1)
     job_id = submit(config, job, options)
     flink_client.wait_for_state(config, job_id, "RUNNING", timeout_s=120)
-    _wait_for("first feature rows", lambda: len(read_values(config, card_topic)) >= 2_000)
+    wait_for("first feature rows", lambda: len(read_values(config, card_topic)) >= 2_000)
 
     # Phase 2: late events (an hour behind), invalid amounts, empty keys.
     late = _events(20, seed=32, start=T0 - timedelta(hours=1))
@@ -84,14 +75,14 @@ def test_late_invalid_restart_and_online_store(stack_config: StackConfig, unique
         record["card_id"] = ""
     produce_events(config, source, "payment_event", late + rejected)
     want_letters = Counter({"late": 20, "invalid_value": 5, "null_key": 5})
-    _wait_for(
+    wait_for(
         "dead letters",
         lambda: Counter(d["reason"] for d in read_values(config, dlq_topic)) == want_letters,
     )
 
     # Phase 3: cancel after a checkpoint, restart from it, more events.
     first = flink_client.latest_checkpoint(config, job_id)
-    _wait_for("a new checkpoint", lambda: flink_client.latest_checkpoint(config, job_id) != first)
+    wait_for("a new checkpoint", lambda: flink_client.latest_checkpoint(config, job_id) != first)
     flink_client.cancel(config, job_id)
     flink_client.wait_for_state(config, job_id, "CANCELED", timeout_s=60)
     checkpoint = flink_client.latest_checkpoint(config, job_id)
@@ -104,7 +95,7 @@ def test_late_invalid_restart_and_online_store(stack_config: StackConfig, unique
     )
     flink_client.wait_for_state(config, restarted, "RUNNING", timeout_s=120)
     expected_ids = {r["payment_id"] for r in batch1 + batch2}
-    _wait_for(
+    wait_for(
         "every row of both batches",
         lambda: expected_ids <= {r["event_id"] for r in read_values(config, card_topic)},
         timeout_s=240,
@@ -114,7 +105,7 @@ def test_late_invalid_restart_and_online_store(stack_config: StackConfig, unique
         good = batch1 + batch2 + closer
         for view in (card_view, merchant_view):
             topic = f"features.{view.qualified_name}{suffix}"
-            _wait_for(
+            wait_for(
                 f"{view.qualified_name} rows",
                 lambda topic=topic: (
                     expected_ids  # type: ignore[misc]
@@ -155,6 +146,6 @@ def test_late_invalid_restart_and_online_store(stack_config: StackConfig, unique
                         return False
             return True
 
-        _wait_for("the online store to hold the newest vectors", store_matches, timeout_s=60)
+        wait_for("the online store to hold the newest vectors", store_matches, timeout_s=60)
     finally:
         flink_client.cancel(config, restarted)

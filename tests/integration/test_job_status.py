@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +38,7 @@ from common.local import flink_client
 from common.runtime import locks, metrics
 from common.runtime.catalog import load_job
 from common.runtime.launch import RunOptions, submit
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -48,14 +48,6 @@ WINDOW = 1024  # rows in the reporter's emit-lag histogram per subtask and view
 CHECKPOINT_INTERVAL_MS = 1000  # payment_features' default
 LOWER_SLACK_MS = 5
 UPPER_SLACK_MS = 1000
-
-
-def _wait_for(what: str, condition: Callable[[], bool], timeout_s: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(0.5)
 
 
 def p99(values: list[float]) -> float:
@@ -192,7 +184,7 @@ def test_freshness_metric_matches_output_lag_and_status(
                 for name, topic in topics.items()
             )
 
-        _wait_for("every released row at the consumer", consumed_all_released)
+        wait_for("every released row at the consumer", consumed_all_released)
         reported = polls[-1]  # the scrape that matched the rows consumed
         consumer.stop()
         arrivals = list(consumer.arrivals)

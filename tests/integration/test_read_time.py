@@ -8,10 +8,9 @@ and unknown keys."""
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -29,17 +28,10 @@ from tests.feature_reference import reference_at
 from tests.feature_server import running_server
 from tests.integration.feature_checks import produce_events, read_values, values_equal
 from tests.integration.history import history
+from tests.polling import wait_for
 from tests.read_times import read_times
 
 pytestmark = pytest.mark.integration
-
-
-def _wait_for(what: str, condition: Callable[[], bool], timeout_s: float = 240.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +59,9 @@ def streamed(stack_config: StackConfig) -> Iterator[dict[str, list[dict[str, Any
     produce_events(config, source, "payment_event", events[:cut])
     job_id = submit(config, job, options)
     flink_client.wait_for_state(config, job_id, "RUNNING", timeout_s=120)
-    _wait_for("the first part's rows", lambda: len(read_values(config, card_topic)) >= cut - 50)
+    wait_for("the first part's rows", lambda: len(read_values(config, card_topic)) >= cut - 50)
     before = flink_client.latest_checkpoint(config, job_id)
-    _wait_for("a new checkpoint", lambda: flink_client.latest_checkpoint(config, job_id) != before)
+    wait_for("a new checkpoint", lambda: flink_client.latest_checkpoint(config, job_id) != before)
     flink_client.cancel(config, job_id)
     flink_client.wait_for_state(config, job_id, "CANCELED", timeout_s=60)
     checkpoint = flink_client.latest_checkpoint(config, job_id)
@@ -91,11 +83,11 @@ def streamed(stack_config: StackConfig) -> Iterator[dict[str, list[dict[str, Any
             return min(counts.values()) >= len(events) - 5
 
         try:
-            _wait_for("the released rows", nearly_all, timeout_s=600)
+            wait_for("the released rows", nearly_all, timeout_s=600)
         except AssertionError as exc:
             raise AssertionError(f"{exc}: {counts} of {len(events)} rows") from exc
         before = flink_client.latest_checkpoint(config, restarted)
-        _wait_for(
+        wait_for(
             "a checkpoint after them",
             lambda: flink_client.latest_checkpoint(config, restarted) != before,
         )
