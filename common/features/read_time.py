@@ -156,16 +156,19 @@ def tile_parts(
     """Per input, the letters of the partial aggregates its tiles keep (canonical order).
 
     Raises:
-        DefinitionError: min or max of a string (Lua, which folds tiles, has no UTF-16 order).
+        DefinitionError: sum, avg, min, max or stddev of a string or boolean (the script
+            folds numbers only; strings would need UTF-16 order, which Lua lacks).
     """
     letters: list[set[str]] = [set() for _ in kinds]
     for a in aggregates:
         if a["input"] is None or a["function"] in ("last", "seconds_since_prev"):
             continue
-        if a["function"] in ("min", "max") and kinds[a["input"]] == "STRING":
+        numeric = kinds[a["input"]] in ("BIGINT", "DOUBLE")
+        if a["function"] not in ("count", "distinct_count") and not numeric:
             raise DefinitionError(
                 f"view {view.qualified_name}, feature {a['name']!r}: {a['function']} of a "
-                "string cannot be tiled; drop the tile (an event log) or the feature"
+                f"{kinds[a['input']].lower()} cannot be tiled (tiles fold numbers); drop the "
+                "tile (an event log) or the feature"
             )
         letters[a["input"]].update(_PARTS[a["function"]])
     return ["".join(c for c in _ORDER if c in wanted) for wanted in letters]
@@ -319,11 +322,11 @@ def evaluate_tiles(spec: dict[str, Any], fields: dict[str, str], at_ms: int) -> 
         newest, tiles = None, []
     if newest is not None:
         result.found = True
-        result.last_event_ms, result.last_event_id = newest.time_ms, newest.event_id
         if at_ms < newest.time_ms:
             result.too_early = True
             result.features = {name: None for name in spec["features"]}
             return result
+        result.last_event_ms, result.last_event_id = newest.time_ms, newest.event_id
     values: dict[str, Any] = {}
     for aggregate in spec["aggregates"]:
         function, column = aggregate["function"], aggregate["input"]
