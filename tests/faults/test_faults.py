@@ -47,7 +47,7 @@ import pytest
 
 from common import registry, serde
 from common.config import StackConfig
-from common.features import output_schema, read_time
+from common.features import FeatureView, output_schema, read_time
 from common.generate.runner import generate_events
 from common.kafka import read_topic
 from common.local import flink_client
@@ -505,36 +505,50 @@ def _verify(
 
     wait_for("every card's event log to hold its released events once", logs_exact, timeout_s=60)
 
-    # The merchants' tiles (decision 76): a fold is not idempotent as a log member is, so a
-    # replay folded twice or a write lost would change what each merchant reads at its newest
-    # event against the tile-rounded reference over its released events.
-    merchant = load_job("payment_features").views[1]
-    folded = {row["event_id"] for row in rows[merchant.qualified_name]}
-    merchant_events = [e for e in events["payments"] if e["payment_id"] in folded]
-    newest_at: dict[str, int] = {}
-    for event in merchant_events:
-        key = event["merchant_id"]
-        newest_at[key] = max(newest_at.get(key, event["event_time"]), event["event_time"])
-    reads = sorted(newest_at.items())
-    expected_tiles = reference_at(merchant, merchant_events, reads)
-    spec = read_time.read_time_spec(merchant)
-    prefix = spec["tiles"]["prefix"]
-
-    def tiles_exact() -> bool:
-        stored = store.get_tiles([(prefix, key) for key, _ in reads])
-        return all(
-            values_equal(read_time.evaluate_tiles(spec, fields, at).features[name], want[name])
-            for (_, at), fields, want in zip(reads, stored, expected_tiles, strict=True)
-            for name in spec["features"]
-        )
-
-    wait_for("every merchant's tiles to hold its released events once", tiles_exact, timeout_s=60)
+    # The tiles of busy keys (decision 76: merchants, symbols, accounts): a fold is not
+    # idempotent as a log member is, so a replay folded twice or a lost write would change what
+    # each key reads at its newest event against the tile-rounded reference over its released
+    # events.
+    for job_name, kind in (("payment_features", "payments"), ("trade_features", "trades")):
+        for tiled in (v for v in load_job(job_name).views if v.tile is not None):
+            _assert_tiles_hold_released_events(
+                store, tiled, rows[tiled.qualified_name], events[kind]
+            )
 
     # Redis and registry outages are ridden out, not restarted through; hostile input never
     # fails a job. (A broker kill may restart a job: exactly once is what counts there.)
     for injection in run.injections:
         if injection.fault.startswith(("Redis", "schema registry", "hostile")):
             assert injection.job_failures == 0, injection
+
+
+def _assert_tiles_hold_released_events(
+    store: OnlineStore,
+    view: FeatureView,
+    rows: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+) -> None:
+    source = view.source
+    folded = {row["event_id"] for row in rows}
+    released = [e for e in events if e[source.id_column] in folded]
+    newest_at: dict[str, int] = {}
+    for event in released:
+        key = event[view.entity.key]
+        newest_at[key] = max(newest_at.get(key, event["event_time"]), event["event_time"])
+    reads = sorted(newest_at.items())
+    expected = reference_at(view, released, reads)
+    spec = read_time.read_time_spec(view)
+    prefix = spec["tiles"]["prefix"]
+
+    def tiles_exact() -> bool:
+        stored = store.get_tiles([(prefix, key) for key, _ in reads])
+        return all(
+            values_equal(read_time.evaluate_tiles(spec, fields, at).features[name], want[name])
+            for (_, at), fields, want in zip(reads, stored, expected, strict=True)
+            for name in spec["features"]
+        )
+
+    wait_for(f"every {view.name} key's tiles to hold its released events once", tiles_exact, 60)
 
 
 def _report(run: Run, payments: Load, trades: Load, hostile: list[Hostile]) -> None:

@@ -82,27 +82,52 @@ def _tiles(view: FeatureView, records: list[dict[str, Any]]) -> dict[str, dict[s
         values = input_values(view, record)
         start = at // tile * tile
         count, *columns = folded[key].get(start, [0, *([] for _ in parts)])
-        new_columns = []
-        for letters, column, value in zip(parts, columns, values, strict=True):
-            taken = {"n": [], "s": [], "d": []}
-            for letter in letters:
-                taken[letter] = column[: 1 if letter != "w" else 2]
-                column = column[len(taken[letter]) :]
-            present = value is not None
-            out: list[Any] = []
-            if "n" in letters:
-                out.append((taken["n"] or [0])[0] + present)
-            if "s" in letters:
-                out.append((taken["s"] or [0])[0] + (value if present else 0))
-            if "d" in letters:
-                seen = list((taken["d"] or [[]])[0])
-                out.append([*seen, value] if present and value not in seen else seen)
-            new_columns.append(out)
-        folded[key][start] = [count + 1, *new_columns]
+        folded[key][start] = [
+            count + 1,
+            *(_fold(letters, c, v) for letters, c, v in zip(parts, columns, values, strict=True)),
+        ]
         hashes[key] = {str(s): json.dumps(t) for s, t in folded[key].items()}
         hashes[key]["@t"] = str(at)
         hashes[key]["@e"] = json.dumps([record[source.id_column], *values])
     return hashes
+
+
+def _fold(letters: str, column: list[Any], value: Any) -> list[Any]:
+    """One input's parts after ``value`` (letters of ``nslhwd``)."""
+    old = dict(zip(letters, _split(letters, column), strict=True)) if column else {}
+    present = value is not None
+    n = old.get("n", 0) + present
+    out: list[Any] = []
+    for letter in letters:
+        if letter == "n":
+            out.append(n)
+        elif letter == "s":
+            out.append(old.get("s", 0) + (value if present else 0))
+        elif letter in "lh":
+            held = [v for v in (old.get(letter), value) if v is not None]
+            out.append((min if letter == "l" else max)(held) if held else None)
+        elif letter == "w":
+            mean, m2 = old.get("w", (0.0, 0.0))
+            if present:
+                delta = value - mean
+                mean += delta / n
+                m2 += delta * (value - mean)
+            out += [mean, m2]
+        else:
+            seen = old.get("d", [])
+            out.append([*seen, value] if present and value not in seen else seen)
+    return out
+
+
+def _split(letters: str, column: list[Any]) -> list[Any]:
+    """A stored column's parts, one per letter (``w`` as its (mean, m2) pair)."""
+    parts, position = [], 0
+    for letter in letters:
+        width = 2 if letter == "w" else 1
+        chunk = column[position : position + width]
+        parts.append(tuple(chunk) if letter == "w" else chunk[0])
+        position += width
+    return parts
 
 
 @pytest.mark.parametrize(
@@ -228,7 +253,7 @@ def test_the_serving_plan_has_a_read_time_spec_for_each_read_time_view() -> None
     for view in ours.values():  # the specs of the others compile too, for when they opt in
         read_time_spec(view)
     assert PAYMENT_CARD.read_time and PAYMENT_CARD.tile is None
-    assert PAYMENT_MERCHANT.read_time and PAYMENT_MERCHANT.tile is not None
+    assert all(v.tile is not None for v in (PAYMENT_MERCHANT, TRADE_SYMBOL, TRADE_ACCOUNT))
 
 
 @pytest.mark.parametrize(

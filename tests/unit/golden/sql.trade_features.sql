@@ -1,5 +1,5 @@
--- window function fs_window_trade_symbol_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"sym_trade_count_1m","window_ms":60000},{"function":"sum","input":"in_0","name":"sym_volume_1m","window_ms":60000},{"function":"sum","input":"in_1","name":"sym_notional_1m","window_ms":60000},{"function":"sum","input":"in_1","name":"sym_notional_5m","window_ms":300000},{"function":"sum","input":"in_0","name":"sym_volume_5m","window_ms":300000},{"function":"sum","input":"in_2","name":"sym_buy_volume_5m","window_ms":300000},{"function":"stddev_pop","input":"in_3","name":"sym_price_stddev_5m","window_ms":300000},{"function":"last","input":"in_3","name":"sym_last_price","window_ms":null}],"event_id":"trade_id","inputs":[{"column":"in_0","expression":"CAST(CAST(quantity AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"},{"column":"in_1","expression":"CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"},{"column":"in_2","expression":"CAST(CASE WHEN side = 'BUY' THEN CAST(quantity AS DOUBLE) ELSE 0E0 END AS DOUBLE)","kind":"DOUBLE"},{"column":"in_3","expression":"CAST(CAST(price AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"}],"key":"symbol","last_event_retention_ms":34560000000,"retention_ms":602000,"spec_version":1,"version":1,"view":"trade_symbol"}')
--- window function fs_window_trade_account_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"acct_trade_count_1h","window_ms":3600000},{"function":"sum","input":"in_0","name":"acct_notional_1h","window_ms":3600000},{"function":"distinct_count","input":"in_1","name":"acct_distinct_symbols_1h","window_ms":3600000}],"event_id":"trade_id","inputs":[{"column":"in_0","expression":"CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"},{"column":"in_1","expression":"`symbol`","kind":"STRING"}],"key":"account_id","last_event_retention_ms":34560000000,"retention_ms":3902000,"spec_version":1,"version":1,"view":"trade_account"}')
+-- window function fs_window_trade_symbol_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"sym_trade_count_1m","window_ms":60000},{"function":"sum","input":"in_0","name":"sym_volume_1m","window_ms":60000},{"function":"sum","input":"in_1","name":"sym_notional_1m","window_ms":60000},{"function":"sum","input":"in_1","name":"sym_notional_5m","window_ms":300000},{"function":"sum","input":"in_0","name":"sym_volume_5m","window_ms":300000},{"function":"sum","input":"in_2","name":"sym_buy_volume_5m","window_ms":300000},{"function":"stddev_pop","input":"in_3","name":"sym_price_stddev_5m","window_ms":300000},{"function":"last","input":"in_3","name":"sym_last_price","window_ms":null}],"emit_inputs":true,"event_id":"trade_id","inputs":[{"column":"in_0","expression":"CAST(CAST(quantity AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"},{"column":"in_1","expression":"CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"},{"column":"in_2","expression":"CAST(CASE WHEN side = 'BUY' THEN CAST(quantity AS DOUBLE) ELSE 0E0 END AS DOUBLE)","kind":"DOUBLE"},{"column":"in_3","expression":"CAST(CAST(price AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"}],"key":"symbol","last_event_retention_ms":34560000000,"retention_ms":602000,"spec_version":1,"version":1,"view":"trade_symbol"}')
+-- window function fs_window_trade_account_v1: dev.featurestream.flink.WindowFeatures('{"aggregates":[{"function":"count","input":null,"name":"acct_trade_count_1h","window_ms":3600000},{"function":"sum","input":"in_0","name":"acct_notional_1h","window_ms":3600000},{"function":"distinct_count","input":"in_1","name":"acct_distinct_symbols_1h","window_ms":3600000}],"emit_inputs":true,"event_id":"trade_id","inputs":[{"column":"in_0","expression":"CAST(CAST(price AS DOUBLE) * CAST(quantity AS DOUBLE) AS DOUBLE)","kind":"DOUBLE"},{"column":"in_1","expression":"`symbol`","kind":"STRING"}],"key":"account_id","last_event_retention_ms":34560000000,"retention_ms":3902000,"spec_version":1,"version":1,"view":"trade_account"}')
 
 CREATE TABLE `source_events` (
   `raw_key` BYTES,
@@ -223,7 +223,7 @@ SELECT `trade_id` AS `event_id`, `symbol`, `rowtime` AS `event_time`,
   `sym_price_stddev_5m`,
   CAST(sym_buy_volume_5m / NULLIF(sym_volume_5m, 0E0) AS DOUBLE) AS `sym_buy_ratio_5m`,
   `sym_last_price`,
-  'trade_symbol' AS `feature_view`, 1 AS `feature_view_version`
+  'trade_symbol' AS `feature_view`, 1 AS `feature_view_version`, `in_0`, `in_1`, `in_2`, `in_3`
 FROM `window_trade_symbol_v1` WHERE `reject_reason` IS NULL;
 
 CREATE TABLE `sink_features_trade_symbol_v1` (
@@ -357,7 +357,11 @@ CREATE TABLE `online_features_trade_symbol_v1` (
   `sym_vwap_5m` DOUBLE,
   `sym_price_stddev_5m` DOUBLE,
   `sym_buy_ratio_5m` DOUBLE,
-  `sym_last_price` DOUBLE
+  `sym_last_price` DOUBLE,
+  `in_0` DOUBLE,
+  `in_1` DOUBLE,
+  `in_2` DOUBLE,
+  `in_3` DOUBLE
 ) WITH (
   'connector' = 'featurestream-redis',
   'url' = 'redis://redis:6379/0',
@@ -366,7 +370,12 @@ CREATE TABLE `online_features_trade_symbol_v1` (
   'key-column' = 'symbol',
   'event-id-column' = 'event_id',
   'event-time-column' = 'event_time',
-  'ttl' = '602000 ms'
+  'ttl' = '602000 ms',
+  'history-columns' = 'in_0,in_1,in_2,in_3',
+  'history-keep' = '305000 ms',
+  'history-ttl' = '34560000000 ms',
+  'history-tile' = '5000 ms',
+  'history-parts' = 'ns,ns,ns,nw'
 );
 
 CREATE TEMPORARY VIEW `inputs_trade_account_v1` AS
@@ -384,7 +393,7 @@ SELECT `trade_id` AS `event_id`, `account_id`, `rowtime` AS `event_time`,
   `acct_trade_count_1h`,
   `acct_notional_1h`,
   `acct_distinct_symbols_1h`,
-  'trade_account' AS `feature_view`, 1 AS `feature_view_version`
+  'trade_account' AS `feature_view`, 1 AS `feature_view_version`, `in_0`, `in_1`
 FROM `window_trade_account_v1` WHERE `reject_reason` IS NULL;
 
 CREATE TABLE `sink_features_trade_account_v1` (
@@ -478,7 +487,9 @@ CREATE TABLE `online_features_trade_account_v1` (
   `event_time` TIMESTAMP(3) NOT NULL,
   `acct_trade_count_1h` BIGINT,
   `acct_notional_1h` DOUBLE,
-  `acct_distinct_symbols_1h` BIGINT
+  `acct_distinct_symbols_1h` BIGINT,
+  `in_0` DOUBLE,
+  `in_1` STRING
 ) WITH (
   'connector' = 'featurestream-redis',
   'url' = 'redis://redis:6379/0',
@@ -487,7 +498,12 @@ CREATE TABLE `online_features_trade_account_v1` (
   'key-column' = 'account_id',
   'event-id-column' = 'event_id',
   'event-time-column' = 'event_time',
-  'ttl' = '3902000 ms'
+  'ttl' = '3902000 ms',
+  'history-columns' = 'in_0,in_1',
+  'history-keep' = '3660000 ms',
+  'history-ttl' = '3660000 ms',
+  'history-tile' = '60000 ms',
+  'history-parts' = 'ns,d'
 );
 
 CREATE TABLE `window_dead_letters` (
@@ -598,11 +614,11 @@ FROM `classified` WHERE `reject_reason` IS NOT NULL;
 
 INSERT INTO `sink_features_trade_symbol_v1` SELECT `event_id`, `symbol`, `event_time`, `sym_trade_count_1m`, `sym_volume_1m`, `sym_notional_1m`, `sym_vwap_5m`, `sym_price_stddev_5m`, `sym_buy_ratio_5m`, `sym_last_price`, `feature_view`, `feature_view_version` FROM `features_trade_symbol_v1`;
 
-INSERT INTO `online_features_trade_symbol_v1` SELECT `event_id`, `symbol`, `event_time`, `sym_trade_count_1m`, `sym_volume_1m`, `sym_notional_1m`, `sym_vwap_5m`, `sym_price_stddev_5m`, `sym_buy_ratio_5m`, `sym_last_price` FROM `features_trade_symbol_v1`;
+INSERT INTO `online_features_trade_symbol_v1` SELECT `event_id`, `symbol`, `event_time`, `sym_trade_count_1m`, `sym_volume_1m`, `sym_notional_1m`, `sym_vwap_5m`, `sym_price_stddev_5m`, `sym_buy_ratio_5m`, `sym_last_price`, `in_0`, `in_1`, `in_2`, `in_3` FROM `features_trade_symbol_v1`;
 
 INSERT INTO `sink_features_trade_account_v1` SELECT `event_id`, `account_id`, `event_time`, `acct_trade_count_1h`, `acct_notional_1h`, `acct_distinct_symbols_1h`, `feature_view`, `feature_view_version` FROM `features_trade_account_v1`;
 
-INSERT INTO `online_features_trade_account_v1` SELECT `event_id`, `account_id`, `event_time`, `acct_trade_count_1h`, `acct_notional_1h`, `acct_distinct_symbols_1h` FROM `features_trade_account_v1`;
+INSERT INTO `online_features_trade_account_v1` SELECT `event_id`, `account_id`, `event_time`, `acct_trade_count_1h`, `acct_notional_1h`, `acct_distinct_symbols_1h`, `in_0`, `in_1` FROM `features_trade_account_v1`;
 
 INSERT INTO `window_dead_letters`
 SELECT 'trades', `reject_partition`, `reject_offset`, 'trade_features', fs_count_dead_letter(`reject_reason`), `reject_message`,
