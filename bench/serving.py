@@ -25,9 +25,11 @@ latency is recomputed against the schedule the same way. The first ``--warmup`` 
 run are left out. CPU seconds of the load generator, the server and Redis are reported per run:
 the load generator must not be what starves the server. Keys are drawn uniformly from the stored
 vectors (10,000 cards, 1,000 merchants); each card (payment_card is a read-time view) has an
-event log shaped like the jobs' (1-20 events in the last 24 h), merchants are served from their
-stored vectors (decision 75); Redis memory per key of the vector and of the log is measured
-(``MEMORY USAGE``) and reported per 1M keys. After the fixed rates,
+event log shaped like the jobs' (1-20 events in the last 24 h), and each merchant
+(payment_merchant, a tiled read-time view, decision 76) one-minute tiles of 1-300 payments in the
+last hour (``--merchant-events``), written through the jobs' own script
+(``common/online_tiles.lua``, the sink's arguments); Redis memory per key of the vector, the log
+and the tiles is measured (``MEMORY USAGE``) and reported per 1M keys. After the fixed rates,
 ``http-go`` runs at each ``--max-rate`` in turn until its p99 passes 2 ms.
 
 Usage (from the repository root; Redis from the local stack, started if it is not running; stop
@@ -64,13 +66,14 @@ import psutil
 import redis
 
 from common.config import load_stack_config
-from common.features.read_time import read_time_spec
+from common.features.read_time import keep_ms, log_ttl_ms, read_time_spec, tiles_prefix
 from common.local import stack, tools
 from common.models.server import DEFAULT_HOST
 from common.models.serving import model_vector
 from common.online_store import OnlineStore, events_key, redis_key
 from jobs.inference_requests.models import PAYMENT_FRAUD
 from jobs.payment_features.features import PAYMENT_CARD, PAYMENT_MERCHANT
+from tests.read_times import input_values
 
 ROOT = Path(__file__).resolve().parents[1]
 CARDS = 10_000
@@ -79,6 +82,9 @@ PYTHON_PATHS = ("hgetall", "model_vector")
 PATHS = (*PYTHON_PATHS, "http-floor", "http-go", "http-go-stored", "http-stdlib", "batch-go")
 CARD_EVENTS = (1, 20)
 """Events per card in its log, over 24 h."""
+MERCHANT_EVENTS = (1, 300)
+"""Events per merchant folded into its tiles, over the last hour (``--merchant-events``)."""
+TILES_SCRIPT = ROOT / "common" / "online_tiles.lua"
 TARGET_P99_MS = 2.0
 TARGET_BATCH_P99_MS = 5.0
 BATCH_SIZE = 100
@@ -177,42 +183,85 @@ def populate_logs(store: OnlineStore, now_ms: int) -> None:
             )
 
 
+def populate_tiles(client: redis.Redis, now_ms: int, events: tuple[int, int]) -> int:
+    """Tiles of the same merchants, written by the jobs' script with the sink's arguments: each
+    merchant's payments of the last hour (cards of the bench, amounts), in (time, id) order as
+    the window function releases them; pipelined. Returns the events folded. The hashes
+    expire with the sink's TTL (61 min after their last write), longer than a run."""
+    rng = random.Random(3)
+    spec = read_time_spec(PAYMENT_MERCHANT)
+    tiles = spec["tiles"]
+    sha = str(client.script_load(TILES_SCRIPT.read_text(encoding="utf-8")))
+    keep, ttl = keep_ms(PAYMENT_MERCHANT), log_ttl_ms(PAYMENT_MERCHANT)
+    parts = ",".join(tiles["parts"])
+    folded = 0
+    pipeline = client.pipeline(transaction=False)
+    # From empty tiles: an earlier run's newer events would make the script skip these.
+    client.delete(*(tiles_prefix(PAYMENT_MERCHANT) + _merchant(n) for n in range(MERCHANTS)))
+    for n in range(MERCHANTS):
+        payments = sorted(
+            (now_ms - rng.randrange(3_600_000), f"pay-bench-m{n}-{rng.getrandbits(40):010x}")
+            for _ in range(rng.randint(*events))
+        )
+        for at, payment_id in payments:
+            record = {
+                "amount_usd_cents": rng.randint(100, 50_000),
+                "card_id": _card(rng.randrange(CARDS)),
+            }
+            values = input_values(PAYMENT_MERCHANT, record)
+            member = json.dumps([payment_id, *values], separators=(",", ":"))
+            key = tiles_prefix(PAYMENT_MERCHANT) + _merchant(n)
+            args = (str(at), member, str(keep), str(ttl), str(tiles["tile_ms"]), parts)
+            pipeline.evalsha(sha, 1, key, *args)
+        if len(pipeline) >= 2_000:
+            folded += int(sum(pipeline.execute()))
+    folded += int(sum(pipeline.execute()))
+    return folded
+
+
 @dataclass(frozen=True)
 class Memory:
-    """Redis memory of one view's keys (``MEMORY USAGE``, a sample of 500 keys)."""
+    """Redis memory of one view's keys (``MEMORY USAGE``, a sample of 500 keys): its stored
+    vector and what it is read from at the read time (an event log, or tiles)."""
 
     view: str
     vector_bytes: float
-    log_bytes: float
-    log_events: float
+    history: str
+    """"log" (``fse:``, a sorted set of events) or "tiles" (``fst:``, a hash of tiles)."""
+    history_bytes: float
+    history_entries: float
+    """Events in the log (ZCARD), or fields of the tile hash (HLEN: tiles plus @t and @e)."""
 
     def per_million_gib(self) -> tuple[float, float]:
-        """(vector, log) GiB per 1M keys."""
-        return self.vector_bytes * 1e6 / 2**30, self.log_bytes * 1e6 / 2**30
+        """(vector, history) GiB per 1M keys."""
+        return self.vector_bytes * 1e6 / 2**30, self.history_bytes * 1e6 / 2**30
 
 
 def memory(client: redis.Redis) -> list[Memory]:
-    """Mean bytes per key of the vectors and logs of the bench's cards and merchants."""
+    """Mean bytes per key of the vectors, logs and tiles of the bench's cards and merchants."""
     found = []
     for view, keys in (
         (PAYMENT_CARD, [_card(i) for i in range(0, CARDS, CARDS // 500)]),
         (PAYMENT_MERCHANT, [_merchant(i) for i in range(0, MERCHANTS, MERCHANTS // 500)]),
     ):
+        tiled = view.tile is not None
         pipeline = client.pipeline(transaction=False)
         for k in keys:
-            pipeline.memory_usage(redis_key(view.name, 1, k))
-            pipeline.memory_usage(events_key(view.name, 1, k))
-            pipeline.zcard(events_key(view.name, 1, k))
+            history = tiles_prefix(view) + k if tiled else events_key(view.name, 1, k)
+            pipeline.memory_usage(redis_key(view.name, 1, k), samples=0)
+            pipeline.memory_usage(history, samples=0)
+            pipeline.hlen(history) if tiled else pipeline.zcard(history)
         replies = [int(r or 0) for r in pipeline.execute()]
-        vector, log, events = replies[0::3], replies[1::3], replies[2::3]
+        vector, history_bytes, entries = replies[0::3], replies[1::3], replies[2::3]
         if not view.read_time:
-            log = events = [0]
+            history_bytes = entries = [0]
         found.append(
             Memory(
                 view.qualified_name,
                 float(np.mean(vector)),
-                float(np.mean(log)),
-                float(np.mean(events)),
+                "tiles" if tiled else "log",
+                float(np.mean(history_bytes)),
+                float(np.mean(entries)),
             )
         )
     return found
@@ -587,6 +636,14 @@ def main() -> None:
         default=[6000, 7000, 8000, 10000],
         help="http-go rates tried last, in turn, until one's p99 passes 2 ms (none: skip)",
     )
+    parser.add_argument(
+        "--merchant-events",
+        type=int,
+        nargs=2,
+        default=list(MERCHANT_EVENTS),
+        metavar=("MIN", "MAX"),
+        help="payments per merchant in the last hour, folded into its tiles",
+    )
     parser.add_argument("--json", type=Path, help="write every figure here")
     args = parser.parse_args()
 
@@ -596,17 +653,26 @@ def main() -> None:
     print(f"populating {CARDS:,} card and {MERCHANTS:,} merchant vectors", flush=True)
     now_ms = int(time.time() * 1000)
     populate(store, now_ms)
-    print("populating their event logs", flush=True)
+    print("populating the cards' event logs", flush=True)
     populate_logs(store, now_ms)
     client = redis.Redis.from_url(config.redis_url, decode_responses=True)
+    print(
+        f"populating the merchants' tiles ({args.merchant_events[0]}-{args.merchant_events[1]} "
+        "payments in the last hour each)",
+        flush=True,
+    )
+    began = time.perf_counter()
+    folded = populate_tiles(client, now_ms, tuple(args.merchant_events))
+    print(f"  {folded:,} payments folded in {time.perf_counter() - began:.1f} s", flush=True)
     _settle(client)
     footprint = memory(client)
     for m in footprint:
-        vector_gib, log_gib = m.per_million_gib()
+        vector_gib, history_gib = m.per_million_gib()
+        entries = "events" if m.history == "log" else "fields"
         print(
-            f"{m.view}: vector {m.vector_bytes:,.0f} B/key, log {m.log_bytes:,.0f} B/key "
-            f"({m.log_events:.1f} events, {m.log_bytes / max(m.log_events, 1):.0f} B/event); "
-            f"per 1M keys {vector_gib:.2f} + {log_gib:.2f} GiB",
+            f"{m.view}: vector {m.vector_bytes:,.0f} B/key, {m.history} "
+            f"{m.history_bytes:,.0f} B/key ({m.history_entries:.1f} {entries}); "
+            f"per 1M keys {vector_gib:.2f} + {history_gib:.2f} GiB",
             flush=True,
         )
     redis_process = _redis_process(config.redis_port)
