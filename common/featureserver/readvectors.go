@@ -158,16 +158,8 @@ func (m *model) readJSON(b []byte, r modelRow, reads []viewRead, t, nowMs int64,
 		}
 		views[j] = at(reads[j], v.rt, v.slots, types, t, bad)
 	}
-	b = append(appendHead(b, "model", m.spec.Name, m.spec.Version), `,"keys":{`...)
-	for i, k := range m.spec.EntityKeys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, k)
-		b = append(b, ':')
-		b = appendString(b, r.keys[k])
-	}
-	b = append(b, `},"features":{`...)
+	b = m.appendKeys(appendHead(b, "model", m.spec.Name, m.spec.Version), r)
+	b = append(b, `,"features":{`...)
 	var missing, tooEarly []string
 	for i, in := range m.inputs {
 		if i > 0 {
@@ -179,14 +171,7 @@ func (m *model) readJSON(b []byte, r modelRow, reads []viewRead, t, nowMs int64,
 			b = appendValue(b, views[in.view].values[in.field])
 			continue
 		}
-		text, ok := r.event[in.Name]
-		if !ok {
-			missing = append(missing, in.Ref)
-			b = append(b, "null"...)
-			continue
-		}
-		value, _ := typed(text, in.Type) // checked already
-		b = appendValue(b, value)
+		b, missing = appendEventInput(b, r, in, missing)
 	}
 	found := 0
 	for j, v := range m.views {
@@ -200,33 +185,12 @@ func (m *model) readJSON(b []byte, r modelRow, reads []viewRead, t, nowMs int64,
 			missing = append(missing, v.Qualified)
 		}
 	}
-	b = append(b, `},"as_of":{`...)
-	for j, v := range m.views {
-		if j > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, v.Qualified)
-		b = append(b, ':')
-		if views[j].lastMs < 0 {
-			b = append(b, "null"...)
-		} else {
-			b = appendString(b, isoMillis(views[j].lastMs))
-		}
+	lastMs := make([]int64, len(views))
+	for j := range views {
+		lastMs[j] = views[j].lastMs
 	}
-	b = append(b, `},"staleness_s":{`...)
-	for j, v := range m.views {
-		if j > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, v.Qualified)
-		b = append(b, ':')
-		if views[j].lastMs < 0 {
-			b = append(b, "null"...)
-		} else {
-			b = appendFloat(b, float64(nowMs-views[j].lastMs)/1000)
-		}
-	}
-	b = appendStrings(append(b, `},"missing":`...), missing)
+	b = m.appendAsOf(append(b, '}'), lastMs, nowMs)
+	b = appendStrings(append(b, `,"missing":`...), missing)
 	b = appendStrings(append(b, `,"too_early":`...), tooEarly)
 	b = appendString(append(b, `,"read_at":`...), isoMillis(t))
 	return append(b, '}'), found

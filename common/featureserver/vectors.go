@@ -107,16 +107,8 @@ func (s *server) readViews(ctx context.Context, v *view, keys []string) ([][]any
 // vectorJSON appends one model vector, the shape of common.models.serving.model_vector.
 // It returns how many of the model's views had a vector.
 func (m *model) vectorJSON(b []byte, r modelRow, stored [][]any, nowMs int64, bad *int) ([]byte, int) {
-	b = append(appendHead(b, "model", m.spec.Name, m.spec.Version), `,"keys":{`...)
-	for i, k := range m.spec.EntityKeys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, k)
-		b = append(b, ':')
-		b = appendString(b, r.keys[k])
-	}
-	b = append(b, `},"features":{`...)
+	b = m.appendKeys(appendHead(b, "model", m.spec.Name, m.spec.Version), r)
+	b = append(b, `,"features":{`...)
 	var missing []string
 	for i, in := range m.inputs {
 		if i > 0 {
@@ -125,39 +117,14 @@ func (m *model) vectorJSON(b []byte, r modelRow, stored [][]any, nowMs int64, ba
 		b = appendString(b, in.Name)
 		b = append(b, ':')
 		if in.view < 0 {
-			text, ok := r.event[in.Name]
-			if !ok {
-				missing = append(missing, in.Ref)
-				b = append(b, "null"...)
-				continue
-			}
-			value, _ := typed(text, in.Type) // checked already
-			b = appendValue(b, value)
+			b, missing = appendEventInput(b, r, in, missing)
 			continue
 		}
-		raw := stored[in.view][in.field]
-		text, ok := raw.(string)
-		if !ok {
-			b = append(b, "null"...)
-			continue
-		}
-		value, err := typed(text, in.Type)
-		if err != nil {
-			*bad++
-			b = append(b, "null"...)
-			continue
-		}
-		b = appendValue(b, value)
+		b = appendStored(b, stored[in.view][in.field], in.Type, bad)
 	}
-	b = append(b, `},"as_of":{`...)
 	found := 0
 	eventTimes := make([]int64, len(m.views))
 	for j, v := range m.views {
-		if j > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, v.Qualified)
-		b = append(b, ':')
 		eventTimes[j] = -1
 		if text, ok := stored[j][len(v.fields)-1].(string); ok {
 			if ms, err := strconv.ParseInt(text, 10, 64); err == nil {
@@ -165,34 +132,58 @@ func (m *model) vectorJSON(b []byte, r modelRow, stored [][]any, nowMs int64, ba
 			}
 		}
 		if eventTimes[j] < 0 {
-			b = append(b, "null"...)
 			missing = append(missing, v.Qualified)
-			continue
+		} else {
+			found++
 		}
-		found++
-		b = appendString(b, isoMillis(eventTimes[j]))
+	}
+	b = m.appendAsOf(append(b, '}'), eventTimes, nowMs)
+	b = appendStrings(append(b, `,"missing":`...), missing)
+	return append(b, '}'), found
+}
+
+// appendKeys appends the model vector's `,"keys":{...}`: the entity keys in contract order.
+func (m *model) appendKeys(b []byte, r modelRow) []byte {
+	b = append(b, `,"keys":{`...)
+	for i, k := range m.spec.EntityKeys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendString(b, r.keys[k])
+	}
+	return append(b, '}')
+}
+
+// appendAsOf appends `,"as_of":{...},"staleness_s":{...}` of each view's last event time
+// (epoch millis; -1: none, null in both).
+func (m *model) appendAsOf(b []byte, lastMs []int64, nowMs int64) []byte {
+	b = append(b, `,"as_of":{`...)
+	for j, v := range m.views {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = append(appendString(b, v.Qualified), ':')
+		if lastMs[j] < 0 {
+			b = append(b, "null"...)
+		} else {
+			b = appendString(b, isoMillis(lastMs[j]))
+		}
 	}
 	b = append(b, `},"staleness_s":{`...)
 	for j, v := range m.views {
 		if j > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, v.Qualified)
-		b = append(b, ':')
-		if eventTimes[j] < 0 {
+		b = append(appendString(b, v.Qualified), ':')
+		if lastMs[j] < 0 {
 			b = append(b, "null"...)
 		} else {
-			b = appendFloat(b, float64(nowMs-eventTimes[j])/1000)
+			b = appendFloat(b, float64(nowMs-lastMs[j])/1000)
 		}
 	}
-	b = append(b, `},"missing":[`...)
-	for i, ref := range missing {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, ref)
-	}
-	return append(b, "]}"...), found
+	return append(b, '}')
 }
 
 // vectorJSON appends one raw view vector; found says whether the key had one.
@@ -230,20 +221,39 @@ func (v *view) vectorJSON(b []byte, key string, stored []any, nowMs int64, bad *
 		}
 		b = appendString(b, f.Name)
 		b = append(b, ':')
-		text, ok := stored[i].(string)
-		if !ok || !found {
+		if !found {
 			b = append(b, "null"...)
 			continue
 		}
-		value, err := typed(text, f.Type)
-		if err != nil {
-			*bad++
-			b = append(b, "null"...)
-			continue
-		}
-		b = appendValue(b, value)
+		b = appendStored(b, stored[i], f.Type, bad)
 	}
 	return append(b, "}}"...), found
+}
+
+// appendEventInput appends an input the request carries (event.<name>); absent, it is null and
+// its ref joins missing.
+func appendEventInput(b []byte, r modelRow, in compiledInput, missing []string) ([]byte, []string) {
+	text, ok := r.event[in.Name]
+	if !ok {
+		return append(b, "null"...), append(missing, in.Ref)
+	}
+	value, _ := typed(text, in.Type) // checked already
+	return appendValue(b, value), missing
+}
+
+// appendStored appends one stored field (an HMGET value: a string, or nil when absent) as a
+// value of typ; a value that does not parse as typ is null and counted in bad.
+func appendStored(b []byte, raw any, typ string, bad *int) []byte {
+	text, ok := raw.(string)
+	if !ok {
+		return append(b, "null"...)
+	}
+	value, err := typed(text, typ)
+	if err != nil {
+		*bad++
+		return append(b, "null"...)
+	}
+	return appendValue(b, value)
 }
 
 // appendHead opens an object with what it describes: {"model": name, "version": N.
