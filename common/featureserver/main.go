@@ -39,6 +39,7 @@ func run() error {
 	accessLogOn := flag.Bool("access-log", true, "write a JSON access log line per request to stdout")
 	drain := flag.Duration("drain", 0, "on SIGTERM, answer /readyz 503 this long before closing (let load balancers notice)")
 	grace := flag.Duration("grace", 10*time.Second, "on SIGTERM, wait this long for requests in flight")
+	tileCacheKeys := flag.Int("tile-cache-keys", 10000, "tiled keys whose decoded hash is kept between their events (0: none)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until shutdown (diagnostics)")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -73,8 +74,11 @@ func run() error {
 	defer client.Close()
 
 	metrics := newMetrics()
+	tiles := newTileCache(*tileCacheKeys)
+	metrics.watchTileCache(tiles)
 	s := &server{
 		catalog: catalog, redis: client, metrics: metrics, maxBatch: *maxBatch, timeout: *timeout,
+		tiles: tiles,
 		log: newAccessLog(os.Stdout, *accessLogOn, metrics.dropped),
 	}
 	defer s.log.close()

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,6 +58,17 @@ func newMetrics() *metrics {
 	m.registry.MustRegister(m.duration, m.hits, m.misses, m.redisErrors, m.bad, m.dropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// watchTileCache exports the tile cache's lookups: a hit skipped fetching and decoding a hash.
+func (m *metrics) watchTileCache(c *tileCache) {
+	for result, n := range map[string]*atomic.Int64{"hit": &c.hits, "miss": &c.misses} {
+		m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "featureserver_tile_cache_total",
+			Help:        "Tiled keys read, by whether the decoded hash was cached with the same newest event.",
+			ConstLabels: prometheus.Labels{"result": result},
+		}, func() float64 { return float64(n.Load()) }))
+	}
 }
 
 func (m *metrics) handler() http.Handler {

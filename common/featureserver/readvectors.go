@@ -17,43 +17,84 @@ type viewRead struct {
 	stored []any    // no read-time plan: the HMGET values
 }
 
-// pipelineReads queues a read per (key, view); done decodes them once the pipeline ran.
+// pipelineReads queues a read per (key, view); results decodes them once the pipeline ran.
 type pipelineReads struct {
 	cmds []redis.Cmder
 	rts  []*readTime
+	keys []string // the Redis key of each read-time read
 }
 
 func (p *pipelineReads) add(ctx context.Context, pipe redis.Pipeliner, rt *readTime, vectorKey, entity string, fields []string) {
 	var cmd redis.Cmder
+	key := ""
 	switch {
 	case rt == nil:
 		cmd = pipe.HMGet(ctx, vectorKey, fields...)
 	case rt.tiles != nil:
-		cmd = pipe.HGetAll(ctx, rt.logKey(entity))
+		// Only the newest event: the whole hash comes in a second round trip, and only when
+		// the cache does not hold it already (tileCache).
+		key = rt.logKey(entity)
+		cmd = pipe.HMGet(ctx, key, "@t", "@e")
 	default:
-		cmd = pipe.ZRangeWithScores(ctx, rt.logKey(entity), 0, -1)
+		key = rt.logKey(entity)
+		cmd = pipe.ZRangeWithScores(ctx, key, 0, -1)
 	}
 	p.cmds = append(p.cmds, cmd)
 	p.rts = append(p.rts, rt)
+	p.keys = append(p.keys, key)
 }
 
-// results are the reads in the order added; bad counts log members and tile hashes that did
-// not parse.
-func (p *pipelineReads) results(bad *int) []viewRead {
+// results are the reads in the order added: tile hashes from the cache, or fetched whole in one
+// more pipeline when their newest event changed; bad counts log members and tile hashes that
+// did not parse.
+func (p *pipelineReads) results(ctx context.Context, s *server, bad *int) ([]viewRead, error) {
 	out := make([]viewRead, len(p.rts))
+	var fetch []int
 	for i, rt := range p.rts {
-		var n int
 		switch cmd := p.cmds[i].(type) {
 		case *redis.SliceCmd:
-			out[i].stored = cmd.Val()
-		case *redis.MapStringStringCmd:
-			out[i].tiles, n = decodeTiles(cmd.Val(), rt)
+			if rt == nil {
+				out[i].stored = cmd.Val()
+				continue
+			}
+			newest := cmd.Val()
+			if newest[0] == nil { // no hash: an empty history
+				continue
+			}
+			ms, _ := newest[0].(string)
+			member, _ := newest[1].(string)
+			if h, ok := s.tiles.get(p.keys[i], ms, member); ok {
+				out[i].tiles = h
+			} else {
+				fetch = append(fetch, i)
+			}
 		case *redis.ZSliceCmd:
+			var n int
 			out[i].events, n = decodeLog(cmd.Val(), rt.inputs)
+			*bad += n
+		}
+	}
+	if len(fetch) == 0 {
+		return out, nil
+	}
+	pipe := s.redis.Pipeline()
+	hashes := make([]*redis.MapStringStringCmd, len(fetch))
+	for j, i := range fetch {
+		hashes[j] = pipe.HGetAll(ctx, p.keys[i])
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, err
+	}
+	for j, i := range fetch {
+		fields := hashes[j].Val()
+		h, n := decodeTiles(fields, p.rts[i])
+		if n == 0 {
+			s.tiles.put(p.keys[i], fields, h)
 		}
 		*bad += n
+		out[i].tiles = h
 	}
-	return out
+	return out, nil
 }
 
 // readModelsAt reads every view of every row in one pipeline: result[row][view].
@@ -69,7 +110,10 @@ func (s *server) readModelsAt(ctx context.Context, m *model, rows []modelRow, ba
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 		return nil, err
 	}
-	flat := reads.results(bad)
+	flat, err := reads.results(ctx, s, bad)
+	if err != nil {
+		return nil, err
+	}
 	out := make([][]viewRead, len(rows))
 	for i := range rows {
 		out[i] = flat[i*len(m.views) : (i+1)*len(m.views)]
@@ -87,7 +131,7 @@ func (s *server) readViewsAt(ctx context.Context, v *view, keys []string, bad *i
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 		return nil, err
 	}
-	return reads.results(bad), nil
+	return reads.results(ctx, s, bad)
 }
 
 // viewAt is one view of one key at T, values in the order of the fields asked for.

@@ -26,6 +26,7 @@ type server struct {
 	log      *accessLog
 	maxBatch int
 	timeout  time.Duration
+	tiles    *tileCache // nil: none
 	draining atomic.Bool
 	buffers  sync.Pool
 }

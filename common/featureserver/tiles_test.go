@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -589,12 +590,22 @@ func TestTilesWrittenByTheScript(t *testing.T) {
 		}
 		defer client.Del(ctx, spec.Tiles.Prefix+key)
 	}
-	s := &server{catalog: c, redis: client}
+	s := &server{catalog: c, redis: client, tiles: newTileCache(10)}
 	at := end + 12_345
 	bad := 0
 	reads, err := s.readViewsAt(ctx, v, keys, &bad)
 	if err != nil || bad != 0 {
 		t.Fatalf("read: %v, bad %d", err, bad)
+	}
+	// Read again: the same hashes, from the cache this time.
+	again, err := s.readViewsAt(ctx, v, keys, &bad)
+	if err != nil || s.tiles.hits.Load() != 2 || s.tiles.misses.Load() != 2 {
+		t.Fatalf("second read: %v, hits %d, misses %d", err, s.tiles.hits.Load(), s.tiles.misses.Load())
+	}
+	for i := range keys {
+		if !reflect.DeepEqual(again[i].tiles, reads[i].tiles) {
+			t.Errorf("%s: cached read differs", keys[i])
+		}
 	}
 	for i, key := range keys {
 		r := v.rt.evaluateTiles(reads[i].tiles, at)
@@ -609,6 +620,30 @@ func TestTilesWrittenByTheScript(t *testing.T) {
 			if !near(got[name], want) {
 				t.Errorf("%s: %s = %#v, want %#v", key, name, got[name], want)
 			}
+		}
+	}
+	// One more event for "a" at the same time as its newest (another id): the cached hash is
+	// stale, so the read fetches the new one.
+	newest := logs["a"][len(logs["a"])-1]
+	for _, e := range logs["a"] {
+		if e.ms > newest.ms || (e.ms == newest.ms && e.id > newest.id) {
+			newest = e
+		}
+	}
+	next := event{ms: newest.ms, id: newest.id + "~", values: newest.values}
+	if _, err := client.Eval(ctx, string(script), []string{spec.Tiles.Prefix + "a"}, next.ms, member(next),
+		spec.KeepMs, 60_000, spec.Tiles.TileMs, strings.Join(spec.Tiles.Parts, ",")).Int(); err != nil {
+		t.Fatal(err)
+	}
+	logs["a"] = append(logs["a"], next)
+	fresh, err := s.readViewsAt(ctx, v, keys[:1], &bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := values(v.rt, v.rt.evaluateTiles(fresh[0].tiles, at))
+	for name, want := range tiledOracle(v.rt, logs["a"], at) {
+		if !near(got[name], want) {
+			t.Errorf("after a new event: %s = %#v, want %#v", name, got[name], want)
 		}
 	}
 	var text map[string]any
