@@ -79,7 +79,7 @@ func run() error {
 	s := &server{
 		catalog: catalog, redis: client, metrics: metrics, maxBatch: *maxBatch, timeout: *timeout,
 		tiles: tiles,
-		log: newAccessLog(os.Stdout, *accessLogOn, metrics.dropped),
+		log:   newAccessLog(os.Stdout, *accessLogOn, metrics.dropped),
 	}
 	defer s.log.close()
 	listener, err := net.Listen("tcp", *listen)
