@@ -228,13 +228,8 @@ def evaluate(spec: dict[str, Any], events: Sequence[LoggedEvent], at_ms: int) ->
     for aggregate in spec["aggregates"]:
         function = aggregate["function"]
         column = aggregate["input"]
-        if function == "seconds_since_prev":
-            age = None if latest is None else at_ms - latest.time_ms
-            fresh = age is not None and age <= spec["last_event_retention_ms"]
-            values[aggregate["name"]] = age / 1000 if fresh and age is not None else None
-            continue
-        if function == "last":
-            values[aggregate["name"]] = None if latest is None else latest.values[column]
+        if function in ("seconds_since_prev", "last"):
+            values[aggregate["name"]] = _from_latest(spec, aggregate, latest, at_ms)
             continue
         start = at_ms - aggregate["window_ms"]
         window = [e for e in held if e.time_ms >= start]
@@ -245,6 +240,19 @@ def evaluate(spec: dict[str, Any], events: Sequence[LoggedEvent], at_ms: int) ->
         values[aggregate["name"]] = _fold(function, aggregate["kind"], present)
     _finish(spec, values, result)
     return result
+
+
+def _from_latest(
+    spec: dict[str, Any], aggregate: dict[str, Any], latest: LoggedEvent | None, at_ms: int
+) -> Any:
+    """``seconds_since_prev`` (null past ``last_event_retention``) or ``last`` at ``at_ms``, from
+    the key's latest event at or before it."""
+    if latest is None:
+        return None
+    if aggregate["function"] == "last":
+        return latest.values[aggregate["input"]]
+    age = at_ms - latest.time_ms
+    return age / 1000 if age <= spec["last_event_retention_ms"] else None
 
 
 def _finish(spec: dict[str, Any], values: dict[str, Any], result: ReadTimeVector) -> None:
@@ -330,13 +338,8 @@ def evaluate_tiles(spec: dict[str, Any], fields: dict[str, str], at_ms: int) -> 
     values: dict[str, Any] = {}
     for aggregate in spec["aggregates"]:
         function, column = aggregate["function"], aggregate["input"]
-        if function == "seconds_since_prev":
-            age = None if newest is None else at_ms - newest.time_ms
-            fresh = age is not None and age <= spec["last_event_retention_ms"]
-            values[aggregate["name"]] = age / 1000 if fresh and age is not None else None
-            continue
-        if function == "last":
-            values[aggregate["name"]] = None if newest is None else newest.values[column]
+        if function in ("seconds_since_prev", "last"):
+            values[aggregate["name"]] = _from_latest(spec, aggregate, newest, at_ms)
             continue
         start = (at_ms - aggregate["window_ms"] + tile // 2) // tile * tile
         window = [t for s, t in tiles if start <= s <= at_ms]
