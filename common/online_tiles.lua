@@ -8,7 +8,9 @@
 -- ARGV[4]  TTL in milliseconds (0: none)
 -- ARGV[5]  tile length, millis (> 0)
 -- ARGV[6]  parts, one entry per value, comma-separated: letters of 'nslhwd' (decision 76)
--- Fields: '@t' newest event time, '@e' its member, '<tile start>' [count,[parts 0],[parts 1],...]
+-- Fields: '@t' newest event time, '@e' its member, '@f' the member of the first event folded
+-- since the hash was created (readers tell a hash created again, after it expired, from the one
+-- they cached), '<tile start>' [count,[parts 0],[parts 1],...]
 -- Returns 1 when the event was folded, 0 when it is not after '@t'/'@e' (time, then id bytewise):
 -- the window function releases a key's events in that order, so such an event is a replay of
 -- one already folded, and folding it again would count it twice.
@@ -157,6 +159,9 @@ if not stored then
   end
 end
 redis.call('HSET', KEYS[1], start, text, '@t', ARGV[1], '@e', member)
+if not newest[1] then
+  redis.call('HSET', KEYS[1], '@f', member)
+end
 local ttl = tonumber(ARGV[4])
 if ttl > 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[4])

@@ -81,3 +81,78 @@ func BenchmarkLookupMerchant(b *testing.B) {
 		}
 	}
 }
+
+// benchMerchantTiles is a merchant's tile hash as online_tiles.lua writes it: 150 payments in
+// the last hour in one-minute tiles, amount parts "ns", card_id parts "d".
+func benchMerchantTiles(b *testing.B) (*readTime, map[string]string) {
+	h := ptr(int64(3_600_000))
+	rt, err := compileReadTime(ReadTimeSpec{
+		Tiles:  &TilesSpec{Prefix: "fst:payment_merchant:v1:", TileMs: 60_000, Parts: []string{"ns", "d"}},
+		Inputs: []LogInputSpec{{"amount_usd_cents", "BIGINT"}, {"card_id", "STRING"}},
+		Aggregates: []AggregateSpec{
+			{Name: "merchant_txn_count_1h", Function: "count", WindowMs: h, Kind: "BIGINT"},
+			{Name: "merchant_amount_usd_sum_1h", Function: "sum", Input: ptr(0), WindowMs: h, Kind: "BIGINT"},
+			{Name: "merchant_distinct_cards_1h", Function: "distinct_count", Input: ptr(1), WindowMs: h, Kind: "BIGINT"},
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	fields := map[string]string{}
+	members := benchMembers(150)
+	for i := 0; i < 150; i += 3 {
+		start := (int64(members[i].Score) / 60_000) * 60_000
+		text := fmt.Sprintf(`[3,[3,%d],[["tok_bench%05xa2","tok_bench%05xa2","tok_bench%05xa2"]]]`, 3000+i, i%40, (i+1)%40, (i+2)%40)
+		fields[fmt.Sprint(start)] = text
+	}
+	fields["@t"] = fmt.Sprint(int64(members[149].Score))
+	fields["@e"] = members[149].Member.(string)
+	return rt, fields
+}
+
+func BenchmarkEvaluateMerchantTiles(b *testing.B) {
+	rt, fields := benchMerchantTiles(b)
+	h, bad := decodeTiles(fields, rt)
+	if bad != 0 {
+		b.Fatal("bad tiles")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := rt.evaluateTiles(h, benchT)
+		if r.slots[0] == int64(0) {
+			b.Fatalf("count %v", r.slots[0])
+		}
+	}
+}
+
+func BenchmarkLookupCard(b *testing.B) {
+	h := ptr(int64(86_400_000))
+	rt, err := compileReadTime(ReadTimeSpec{
+		EventsPrefix: "fse:payment_card:v1:", KeepMs: 86_400_000, MarginMs: 60_000,
+		Inputs: []LogInputSpec{{"amount_usd_cents", "BIGINT"}, {"card_id", "STRING"}},
+		Aggregates: []AggregateSpec{
+			{Name: "c10m", Function: "count", WindowMs: ptr(int64(600_000)), Kind: "BIGINT"},
+			{Name: "c1h", Function: "count", WindowMs: ptr(int64(3_600_000)), Kind: "BIGINT"},
+			{Name: "c24h", Function: "count", WindowMs: h, Kind: "BIGINT"},
+			{Name: "s1h", Function: "sum", Input: ptr(0), WindowMs: ptr(int64(3_600_000)), Kind: "BIGINT"},
+			{Name: "s24h", Function: "sum", Input: ptr(0), WindowMs: h, Kind: "BIGINT"},
+			{Name: "a24h", Function: "avg", Input: ptr(0), WindowMs: h, Kind: "DOUBLE"},
+			{Name: "m24h", Function: "max", Input: ptr(0), WindowMs: h, Kind: "BIGINT"},
+			{Name: "d24h", Function: "distinct_count", Input: ptr(1), WindowMs: h, Kind: "BIGINT"},
+			{Name: "ssp", Function: "seconds_since_prev", Kind: "DOUBLE"},
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	members := benchMembers(10)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		events, _ := decodeLog(members, rt.inputs)
+		r := rt.evaluate(events, benchT)
+		if r.slots[2] != int64(10) {
+			b.Fatalf("count %v", r.slots[2])
+		}
+	}
+}

@@ -60,12 +60,13 @@ func newMetrics() *metrics {
 	return m
 }
 
-// watchTileCache exports the tile cache's lookups: a hit skipped fetching and decoding a hash.
+// watchTileCache exports the tile cache's lookups: a hit skipped fetching and decoding a hash,
+// an update fetched and decoded only the tiles a new event can have changed.
 func (m *metrics) watchTileCache(c *tileCache) {
-	for result, n := range map[string]*atomic.Int64{"hit": &c.hits, "miss": &c.misses} {
+	for result, n := range map[string]*atomic.Int64{"hit": &c.hits, "update": &c.updates, "miss": &c.misses} {
 		m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name:        "featureserver_tile_cache_total",
-			Help:        "Tiled keys read, by whether the decoded hash was cached with the same newest event.",
+			Help:        "Tiled keys read, by whether the cached decoded hash was current (hit), brought up to date from the tiles read with its newest event (update), or fetched whole (miss).",
 			ConstLabels: prometheus.Labels{"result": result},
 		}, func() float64 { return float64(n.Load()) }))
 	}

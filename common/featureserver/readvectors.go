@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -19,22 +20,35 @@ type viewRead struct {
 
 // pipelineReads queues a read per (key, view); results decodes them once the pipeline ran.
 type pipelineReads struct {
-	cmds []redis.Cmder
-	rts  []*readTime
-	keys []string // the Redis key of each read-time read
+	cache   *tileCache
+	cmds    []redis.Cmder
+	rts     []*readTime
+	keys    []string      // the Redis key of each read-time read
+	entries []cachedTiles // tiled reads: the cache's entry when they were queued
+	starts  [][]int64     // tiled reads: the tiles read with the newest event
 }
 
 func (p *pipelineReads) add(ctx context.Context, pipe redis.Pipeliner, rt *readTime, vectorKey, entity string, fields []string) {
 	var cmd redis.Cmder
 	key := ""
+	var entry cachedTiles
+	var starts []int64
 	switch {
 	case rt == nil:
 		cmd = pipe.HMGet(ctx, vectorKey, fields...)
 	case rt.tiles != nil:
-		// Only the newest event: the whole hash comes in a second round trip, and only when
-		// the cache does not hold it already (tileCache).
+		// The newest and first events, and the tiles a new event since the cached hash can
+		// have changed: the whole hash comes in a second round trip, and only when the cache
+		// cannot be brought up to date with these (tileCache).
 		key = rt.logKey(entity)
-		cmd = pipe.HMGet(ctx, key, "@t", "@e")
+		names := []string{"@t", "@e", "@f"}
+		var ok bool
+		if entry, ok = p.cache.entry(key); ok && entry.first != "" {
+			at := rt.tiles.tileStart(entry.hash.newest[0].ms)
+			starts = []int64{at, at + rt.tiles.tileMs}
+			names = append(names, strconv.FormatInt(starts[0], 10), strconv.FormatInt(starts[1], 10))
+		}
+		cmd = pipe.HMGet(ctx, key, names...)
 	default:
 		key = rt.logKey(entity)
 		cmd = pipe.ZRangeWithScores(ctx, key, 0, -1)
@@ -42,11 +56,13 @@ func (p *pipelineReads) add(ctx context.Context, pipe redis.Pipeliner, rt *readT
 	p.cmds = append(p.cmds, cmd)
 	p.rts = append(p.rts, rt)
 	p.keys = append(p.keys, key)
+	p.entries = append(p.entries, entry)
+	p.starts = append(p.starts, starts)
 }
 
-// results are the reads in the order added: tile hashes from the cache, or fetched whole in one
-// more pipeline when their newest event changed; bad counts log members and tile hashes that
-// did not parse.
+// results are the reads in the order added: tile hashes from the cache, brought up to date from
+// the tiles read, or fetched whole in one more pipeline; bad counts log members and tile hashes
+// that did not parse.
 func (p *pipelineReads) results(ctx context.Context, s *server, bad *int) ([]viewRead, error) {
 	out := make([]viewRead, len(p.rts))
 	var fetch []int
@@ -57,13 +73,11 @@ func (p *pipelineReads) results(ctx context.Context, s *server, bad *int) ([]vie
 				out[i].stored = cmd.Val()
 				continue
 			}
-			newest := cmd.Val()
-			if newest[0] == nil { // no hash: an empty history
+			got := cmd.Val()
+			if got[0] == nil { // no hash: an empty history
 				continue
 			}
-			ms, _ := newest[0].(string)
-			member, _ := newest[1].(string)
-			if h, ok := s.tiles.get(p.keys[i], ms, member); ok {
+			if h, ok := p.fromCache(i, got, s.tiles); ok {
 				out[i].tiles = h
 			} else {
 				fetch = append(fetch, i)
@@ -89,7 +103,7 @@ func (p *pipelineReads) results(ctx context.Context, s *server, bad *int) ([]vie
 		fields := hashes[j].Val()
 		h, n := decodeTiles(fields, p.rts[i])
 		if n == 0 {
-			s.tiles.put(p.keys[i], fields, h)
+			s.tiles.put(p.keys[i], cachedTiles{newestMs: fields["@t"], newestMember: fields["@e"], first: fields["@f"], hash: h})
 		}
 		*bad += n
 		out[i].tiles = h
@@ -97,10 +111,39 @@ func (p *pipelineReads) results(ctx context.Context, s *server, bad *int) ([]vie
 	return out, nil
 }
 
+// fromCache answers tiled read i from the cache (tileCache): got is '@t', '@e', '@f' and the
+// tiles of p.starts[i]. ok is false when the whole hash must be fetched.
+func (p *pipelineReads) fromCache(i int, got []any, cache *tileCache) (tileHash, bool) {
+	ms, _ := got[0].(string)
+	member, _ := got[1].(string)
+	first, _ := got[2].(string)
+	entry, rt := p.entries[i], p.rts[i]
+	switch {
+	case len(entry.hash.newest) == 0:
+	case entry.newestMs == ms && entry.newestMember == member:
+		cache.count(cacheHit)
+		return entry.hash, true
+	case first != "" && first == entry.first && len(got) == 5:
+		t, err := strconv.ParseInt(ms, 10, 64)
+		if err != nil || t < entry.hash.newest[0].ms || !slices.Contains(p.starts[i], rt.tiles.tileStart(t)) {
+			break
+		}
+		h, err := rt.tiles.updated(entry.hash, ms, member, p.starts[i], got[3:], rt.inputs, rt.keepMs)
+		if err != nil {
+			break // fetched whole, and counted bad there if it really is
+		}
+		cache.put(p.keys[i], cachedTiles{newestMs: ms, newestMember: member, first: first, hash: h})
+		cache.count(cacheUpdate)
+		return h, true
+	}
+	cache.count(cacheMiss)
+	return tileHash{}, false
+}
+
 // readModelsAt reads every view of every row in one pipeline: result[row][view].
 func (s *server) readModelsAt(ctx context.Context, m *model, rows []modelRow, bad *int) ([][]viewRead, error) {
 	pipe := s.redis.Pipeline()
-	var reads pipelineReads
+	reads := pipelineReads{cache: s.tiles}
 	for _, r := range rows {
 		for _, v := range m.views {
 			key := r.keys[v.Key]
@@ -124,7 +167,7 @@ func (s *server) readModelsAt(ctx context.Context, m *model, rows []modelRow, ba
 // readViewsAt reads one view for several entity keys in one pipeline.
 func (s *server) readViewsAt(ctx context.Context, v *view, keys []string, bad *int) ([]viewRead, error) {
 	pipe := s.redis.Pipeline()
-	var reads pipelineReads
+	reads := pipelineReads{cache: s.tiles}
 	for _, k := range keys {
 		reads.add(ctx, pipe, v.rt, redisKey(v.Name, v.Version, k), k, v.fields)
 	}

@@ -6,48 +6,53 @@ import (
 )
 
 // tileCache keeps decoded tile hashes by Redis key, with the newest event they hold ('@t' and
-// '@e' as stored). A read asks Redis for those two fields only and fetches and decodes the whole
-// hash (a busy key's is kilobytes: ~30 µs to decode) only when they changed: a busy key is read
-// many times between two of its events, and the script changes '@t'/'@e' with every event it
-// folds, so an entry whose pair still matches is the hash as stored. Entries are read-only once
-// stored, so readers share them without copying.
+// '@e' as stored) and the first event of the hash ('@f'). A busy key is read many times between
+// two of its events, and its hash is kilobytes (~30 µs to decode), so a read asks Redis for
+// '@t', '@e', '@f' and the two tiles a new event can have changed, and
+//
+//   - hit: '@t'/'@e' are the cached ones: the script changes them with every event it folds,
+//     so the cached hash is the hash as stored;
+//   - update: '@f' is the cached one (the same hash, not one created again after it expired)
+//     and the newest event lies in the cached newest event's tile or the next: the script folds
+//     only events after '@t'/'@e', so every tile that changed is one of the two just read, and
+//     the cached hash with them replaced is the hash as stored, without a second round trip;
+//   - miss: anything else (no entry, '@f' differs or is absent, a jump of more than a tile): the
+//     whole hash is fetched and decoded.
+//
+// Entries are read-only once stored, so readers share them without copying.
 type tileCache struct {
 	mu      sync.RWMutex
 	entries map[string]cachedTiles
 	max     int // 0: no caching
 	hits    atomic.Int64
+	updates atomic.Int64
 	misses  atomic.Int64
 }
 
 type cachedTiles struct {
-	newestMs, newestMember string
-	hash                   tileHash
+	newestMs, newestMember, first string // '@t', '@e', '@f' as stored
+	hash                          tileHash
 }
 
 func newTileCache(max int) *tileCache {
 	return &tileCache{entries: make(map[string]cachedTiles), max: max}
 }
 
-// get is the cached hash of key if its newest event is still (newestMs, newestMember).
-func (c *tileCache) get(key, newestMs, newestMember string) (tileHash, bool) {
+// entry is what the cache holds for key, whatever its newest event.
+func (c *tileCache) entry(key string) (cachedTiles, bool) {
 	if c == nil || c.max == 0 {
-		return tileHash{}, false
+		return cachedTiles{}, false
 	}
 	c.mu.RLock()
-	entry, ok := c.entries[key]
-	c.mu.RUnlock()
-	if ok && entry.newestMs == newestMs && entry.newestMember == newestMember {
-		c.hits.Add(1)
-		return entry.hash, true
-	}
-	c.misses.Add(1)
-	return tileHash{}, false
+	defer c.mu.RUnlock()
+	e, ok := c.entries[key]
+	return e, ok
 }
 
-// put keeps the hash decoded from fields (an HGETALL) under key. When full, it drops an eighth
-// of the entries, whichever Go's map order gives: a bound on memory, not a recency policy.
-func (c *tileCache) put(key string, fields map[string]string, h tileHash) {
-	if c == nil || c.max == 0 || len(h.newest) == 0 {
+// put keeps e under key. When full, it drops an eighth of the entries, whichever Go's map order
+// gives: a bound on memory, not a recency policy.
+func (c *tileCache) put(key string, e cachedTiles) {
+	if c == nil || c.max == 0 || len(e.hash.newest) == 0 {
 		return
 	}
 	c.mu.Lock()
@@ -61,5 +66,21 @@ func (c *tileCache) put(key string, fields map[string]string, h tileHash) {
 			}
 		}
 	}
-	c.entries[key] = cachedTiles{newestMs: fields["@t"], newestMember: fields["@e"], hash: h}
+	c.entries[key] = e
+}
+
+type cacheResult int
+
+const (
+	cacheHit cacheResult = iota
+	cacheUpdate
+	cacheMiss
+)
+
+// count records how a read of a tiled key with a hash was answered.
+func (c *tileCache) count(r cacheResult) {
+	if c == nil {
+		return
+	}
+	[]*atomic.Int64{&c.hits, &c.updates, &c.misses}[r].Add(1)
 }

@@ -69,7 +69,7 @@ func readTiles(t *testing.T, rt *readTime, fields map[string]string, at int64) (
 	t.Helper()
 	h, bad := decodeTiles(fields, rt)
 	if bad != 0 {
-		_, err := rt.tiles.decode(fields, rt.inputs)
+		_, err := rt.tiles.decode(fields, rt.inputs, len(rt.aggregates))
 		t.Fatalf("bad hash %v: %v", fields, err)
 	}
 	r := rt.evaluateTiles(h, at)
@@ -162,6 +162,9 @@ func luaTiles(rt *readTime, events []event) map[string]string {
 		fields[strconv.FormatInt(start, 10)] = "[" + strings.Join(out, ",") + "]"
 		fields["@t"] = strconv.FormatInt(e.ms, 10)
 		fields["@e"] = member(e)
+		if _, ok := fields["@f"]; !ok {
+			fields["@f"] = member(e)
+		}
 	}
 	return fields
 }
@@ -363,6 +366,42 @@ func TestTiledAggregatesAreTheLogsOverTheRoundedWindow(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// One decoded hash, as the cache shares it, read at times whose windows move forward, back and
+// stay: each read's fold is the oracle's, never an earlier read's remembered for other tiles.
+func TestOneDecodedHashReadAtManyTimesFoldsEachWindow(t *testing.T) {
+	rt := compiledTiles(t)
+	rng := rand.New(rand.NewSource(5))
+	end := int64(1_800_000_000_000)
+	events := randomEvents(rng, 300, end)
+	h, bad := decodeTiles(luaTiles(rt, events), rt)
+	if bad != 0 {
+		t.Fatal("bad hash")
+	}
+	newest := events[len(events)-1].ms
+	hits := 0
+	for i := range 400 {
+		at := newest + rng.Int63n(3*testHour)
+		if i%3 == 0 { // the same window again, a few millis on
+			at = newest + int64(i)
+		}
+		r := rt.evaluateTiles(h, at)
+		got := values(rt, r)
+		for name, want := range tiledOracle(rt, events, at) {
+			if !near(got[name], want) {
+				t.Fatalf("read %d at %d: %s = %#v, want %#v", i, at, name, got[name], want)
+			}
+		}
+		for j := range h.folded {
+			if h.folded[j].Load() != nil {
+				hits++
+			}
+		}
+	}
+	if hits == 0 {
+		t.Fatal("no fold was remembered")
 	}
 }
 
@@ -637,8 +676,9 @@ func TestTilesWrittenByTheScript(t *testing.T) {
 	}
 	logs["a"] = append(logs["a"], next)
 	fresh, err := s.readViewsAt(ctx, v, keys[:1], &bad)
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || s.tiles.updates.Load() != 1 || s.tiles.misses.Load() != 2 {
+		t.Fatalf("after a new event: %v, updates %d, misses %d (want the cached hash brought up to date)",
+			err, s.tiles.updates.Load(), s.tiles.misses.Load())
 	}
 	got := values(v.rt, v.rt.evaluateTiles(fresh[0].tiles, at))
 	for name, want := range tiledOracle(v.rt, logs["a"], at) {
