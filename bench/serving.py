@@ -70,7 +70,13 @@ from common.features.read_time import keep_ms, log_ttl_ms, read_time_spec, tiles
 from common.local import stack, tools
 from common.models.server import DEFAULT_HOST
 from common.models.serving import model_vector
-from common.online_store import OnlineStore, events_key, redis_key
+from common.online_store import (
+    EVENTS_SCRIPT,
+    WRITE_SCRIPT,
+    OnlineStore,
+    events_key,
+    redis_key,
+)
 from jobs.inference_requests.models import PAYMENT_FRAUD
 from jobs.payment_features.features import PAYMENT_CARD, PAYMENT_MERCHANT
 from tests.read_times import input_values
@@ -117,6 +123,13 @@ class Result:
     load_average: float
     server_p99_ms: float | None = None
     """Upper bound of the p99 of the time inside the Go server (its own histogram's bucket)."""
+    writes_per_s: float = 0.0
+    """Payments written during the run (``--writes``), each as the jobs write it: both vectors,
+    the card's log and the merchant's tiles."""
+    tile_cache: tuple[float, float, float] | None = None
+    """Shares of the Go server's tiled reads during the run answered from its tile cache as it
+    was (hit), brought up to date from the tiles read with the newest event (update), and
+    fetched whole (miss)."""
 
 
 def _card(i: int) -> str:
@@ -127,28 +140,95 @@ def _merchant(i: int) -> str:
     return f"mer_bench{i:04x}"
 
 
+def _pairs(features: dict[str, int | float]) -> list[str | int | float]:
+    return [x for pair in features.items() for x in pair]
+
+
+def _write_live(redis_url: str, rate: int, stop: Any, written: Any) -> None:
+    """Payments at ``rate`` per second of wall time until ``stop`` is set, written as the jobs'
+    sinks write them (four script calls: both vectors, the card's log, the merchant's tiles),
+    pipelined every 20 ms as the sinks batch. Event times are the wall clock, so each is the
+    newest of its keys and moves their tiles and logs the way live traffic does."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    rng = random.Random(os.getpid())
+    vector = client.register_script(WRITE_SCRIPT.read_text(encoding="utf-8"))
+    log = client.register_script(EVENTS_SCRIPT.read_text(encoding="utf-8"))
+    tiles = client.register_script(TILES_SCRIPT.read_text(encoding="utf-8"))
+    spec = read_time_spec(PAYMENT_MERCHANT)["tiles"]
+    tile_args = (keep_ms(PAYMENT_MERCHANT), log_ttl_ms(PAYMENT_MERCHANT), spec["tile_ms"])
+    parts = ",".join(spec["parts"])
+    card_keep = keep_ms(PAYMENT_CARD)
+    began = time.monotonic()
+    sent = 0
+    while not stop.is_set():
+        due = int((time.monotonic() - began) * rate)
+        pipeline = client.pipeline(transaction=False)
+        for _ in range(due - sent):
+            at = int(time.time() * 1000)
+            payment_id = f"pay-live-{os.getpid()}-{sent:012d}"
+            card, merchant = _card(rng.randrange(CARDS)), _merchant(rng.randrange(MERCHANTS))
+            amount = rng.randint(100, 50_000)
+            merchant_values = input_values(
+                PAYMENT_MERCHANT, {"amount_usd_cents": amount, "card_id": card}
+            )
+            card_member = json.dumps([payment_id, amount, merchant, "US"], separators=(",", ":"))
+            merchant_member = json.dumps([payment_id, *merchant_values], separators=(",", ":"))
+            vector(
+                keys=[redis_key(PAYMENT_CARD.name, 1, card)],
+                args=[at, payment_id, 1, 0, *_pairs(_card_features(rng))],
+                client=pipeline,
+            )
+            log(
+                keys=[events_key(PAYMENT_CARD.name, 1, card)],
+                args=[at, card_member, card_keep, 0],
+                client=pipeline,
+            )
+            vector(
+                keys=[redis_key(PAYMENT_MERCHANT.name, 1, merchant)],
+                args=[at, payment_id, 1, 0, *_pairs(_merchant_features(rng))],
+                client=pipeline,
+            )
+            tiles(
+                keys=[tiles_prefix(PAYMENT_MERCHANT) + merchant],
+                args=[at, merchant_member, *tile_args, parts],
+                client=pipeline,
+            )
+            sent += 1
+        pipeline.execute()
+        written.value = sent
+        time.sleep(0.02)  # pacing the writes, not waiting for a condition
+
+
+def _card_features(rng: random.Random) -> dict[str, int | float]:
+    """A card vector shaped like the job's (every feature of payment_fraud set)."""
+    return {
+        "card_txn_count_10m": rng.randint(1, 5),
+        "card_txn_count_1h": rng.randint(1, 20),
+        "card_txn_count_24h": rng.randint(1, 80),
+        "card_amount_usd_sum_1h": rng.randint(100, 100_000),
+        "card_amount_usd_sum_24h": rng.randint(100, 1_000_000),
+        "card_amount_usd_avg_24h": rng.uniform(100, 50_000),
+        "card_amount_usd_max_24h": rng.randint(100, 200_000),
+        "card_distinct_merchants_24h": rng.randint(1, 30),
+        "card_distinct_countries_24h": rng.randint(1, 4),
+        "card_seconds_since_prev": rng.uniform(0, 86_400),
+    }
+
+
+def _merchant_features(rng: random.Random) -> dict[str, int | float]:
+    return {
+        "merchant_txn_count_1h": rng.randint(1, 5_000),
+        "merchant_amount_usd_sum_1h": rng.randint(100, 10_000_000),
+        "merchant_distinct_cards_1h": rng.randint(1, 3_000),
+    }
+
+
 def populate(store: OnlineStore, event_time_ms: int) -> None:
-    """Card and merchant vectors shaped like the jobs' (every feature of payment_fraud set)."""
+    """Card and merchant vectors shaped like the jobs'."""
     rng = random.Random(1)
     for i in range(CARDS):
         store.write(
-            "payment_card",
-            1,
-            _card(i),
-            event_time_ms,
-            f"pay-bench-{i}",
-            {
-                "card_txn_count_10m": rng.randint(1, 5),
-                "card_txn_count_1h": rng.randint(1, 20),
-                "card_txn_count_24h": rng.randint(1, 80),
-                "card_amount_usd_sum_1h": rng.randint(100, 100_000),
-                "card_amount_usd_sum_24h": rng.randint(100, 1_000_000),
-                "card_amount_usd_avg_24h": rng.uniform(100, 50_000),
-                "card_amount_usd_max_24h": rng.randint(100, 200_000),
-                "card_distinct_merchants_24h": rng.randint(1, 30),
-                "card_distinct_countries_24h": rng.randint(1, 4),
-                "card_seconds_since_prev": rng.uniform(0, 86_400),
-            },
+            "payment_card", 1, _card(i), event_time_ms, f"pay-bench-{i}", _card_features(rng)
         )
     for i in range(MERCHANTS):
         store.write(
@@ -157,11 +237,7 @@ def populate(store: OnlineStore, event_time_ms: int) -> None:
             _merchant(i),
             event_time_ms,
             f"pay-bench-m{i}",
-            {
-                "merchant_txn_count_1h": rng.randint(1, 5_000),
-                "merchant_amount_usd_sum_1h": rng.randint(100, 10_000_000),
-                "merchant_distinct_cards_1h": rng.randint(1, 3_000),
-            },
+            _merchant_features(rng),
         )
 
 
@@ -449,15 +525,24 @@ def run_vegeta(
     server: psutil.Process,
     redis_process: psutil.Process,
     directory: Path,
+    writes: int = 0,
+    redis_url: str = "",
 ) -> Result:
-    """One open-loop vegeta run of an HTTP path; latency recomputed against the schedule."""
+    """One open-loop vegeta run of an HTTP path; latency recomputed against the schedule. With
+    ``writes``, payments are written at that rate meanwhile (``_write_live``)."""
     vegeta = tools.ensure(load_stack_config().cache_dir, "vegeta")
     targets = _targets(path, port, directory)
     route = ROUTES.get(path)
     histogram = _server_histogram(port, route) if route else {}
+    cache = _tile_cache(port)
     results = directory / f"{path}-{rate}.bin"
+    stop, written = multiprocessing.Event(), multiprocessing.Value("q", 0)
+    writer = multiprocessing.Process(target=_write_live, args=(redis_url, writes, stop, written))
+    if writes:
+        writer.start()
     cpu = _Cpu(server, redis_process)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.monotonic()
     subprocess.run(
         [
             str(vegeta),
@@ -481,7 +566,14 @@ def run_vegeta(
     )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_cpu, redis_cpu = cpu.seconds()
+    writes_per_s = 0.0
+    if writes:
+        stop.set()
+        writer.join(timeout=30)
+        writes_per_s = written.value / (time.monotonic() - began)
     server_p99 = _histogram_p99_ms(histogram, _server_histogram(port, route)) if route else None
+    hits, updates, misses = (b - a for a, b in zip(cache, _tile_cache(port), strict=True))
+    reads = hits + updates + misses
     encoded = subprocess.run(
         [str(vegeta), "encode", "--to=csv", str(results)],
         check=True,
@@ -512,7 +604,21 @@ def run_vegeta(
         server_cpu_s=server_cpu,
         redis_cpu_s=redis_cpu,
         server_p99_ms=server_p99,
+        writes_per_s=writes_per_s,
+        tile_cache=(hits / reads, updates / reads, misses / reads) if reads else None,
     )
+
+
+def _tile_cache(port: int) -> tuple[float, float, float]:
+    """The feature server's tiled reads so far: (hits, updates, misses) of its tile cache."""
+    connection = HTTPConnection(DEFAULT_HOST, port, timeout=5)
+    connection.request("GET", "/metrics")
+    found = {"hit": 0.0, "update": 0.0, "miss": 0.0}
+    for line in connection.getresponse().read().decode().splitlines():
+        if line.startswith("featureserver_tile_cache_total{"):
+            result = line.split('result="', 1)[1].split('"', 1)[0]
+            found[result] = float(line.rsplit(" ", 1)[1])
+    return found["hit"], found["update"], found["miss"]
 
 
 ROUTES = {"http-go": "model", "http-go-stored": "model", "batch-go": "model_batch"}
@@ -545,9 +651,11 @@ def _histogram_p99_ms(before: dict[float, float], after: dict[float, float]) -> 
     return None
 
 
-def _start_server(port: int, engine: str) -> subprocess.Popen[bytes]:
+def _start_server(port: int, engine: str, profile: Path | None) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "common.cli", "serve", "--engine", engine]
     command += ["--port", str(port), *(["--no-access-log"] if engine == "go" else [])]
+    if profile is not None and engine == "go":
+        command += ["--cpuprofile", str(profile)]
     # The same FEATURESTREAM_* environment: the same Redis. `serve` execs the Go server, so
     # the pid is the server's (its CPU is measured).
     server = subprocess.Popen(
@@ -596,9 +704,19 @@ def _print(r: Result) -> None:
         f"{r.p999_ms:.3f}  max {r.max_ms:.1f} ms  from send {r.p99_from_send_ms:.3f}  "
         f"late {r.late_starts:.1%}  errors {r.errors}  "
         f"achieved {r.achieved_rate:,.0f}/s  CPU s load/server/redis {r.load_cpu_s:.1f}/"
-        f"{r.server_cpu_s:.1f}/{r.redis_cpu_s:.1f}  load {r.load_average:.2f}",
+        f"{r.server_cpu_s:.1f}/{r.redis_cpu_s:.1f}  load {r.load_average:.2f}"
+        f"{_live(r)}",
         flush=True,
     )
+
+
+def _live(r: Result) -> str:
+    """The writes meanwhile and the tile cache's hits, when there were any."""
+    text = f"  writes {r.writes_per_s:,.0f}/s" if r.writes_per_s else ""
+    if r.tile_cache is not None:
+        hit, update, miss = r.tile_cache
+        text += f"  tile cache hit/update/miss {hit:.0%}/{update:.0%}/{miss:.0%}"
+    return text
 
 
 def _verdicts(results: list[Result]) -> None:
@@ -644,7 +762,16 @@ def main() -> None:
         metavar=("MIN", "MAX"),
         help="payments per merchant in the last hour, folded into its tiles",
     )
+    parser.add_argument(
+        "--writes",
+        type=int,
+        default=0,
+        help="payments per second written meanwhile, as the jobs write them (the lookup paths)",
+    )
     parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument(
+        "--server-profile", type=Path, help="diagnostics: the Go server's CPU profile, written here"
+    )
     args = parser.parse_args()
 
     config = load_stack_config()
@@ -679,9 +806,9 @@ def main() -> None:
     ports = {"go": 18097, "stdlib": 18098}
     servers: dict[str, subprocess.Popen[bytes]] = {}
     if {"http-floor", "http-go", "http-go-stored", "batch-go"} & set(args.paths):
-        servers["go"] = _start_server(ports["go"], "go")
+        servers["go"] = _start_server(ports["go"], "go", args.server_profile)
     if "http-stdlib" in args.paths:
-        servers["stdlib"] = _start_server(ports["stdlib"], "stdlib")
+        servers["stdlib"] = _start_server(ports["stdlib"], "stdlib", None)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     results: list[Result] = []
     try:
@@ -699,6 +826,8 @@ def main() -> None:
                     server,
                     redis_process,
                     Path(tmp),
+                    args.writes if path in ROUTES else 0,
+                    config.redis_url,
                 )
 
             for rate in args.rates:
@@ -737,9 +866,9 @@ def main() -> None:
     print(
         "\n| path | rate | requests | p50 | p99 | p99.9 | max | p99 from send | server p99 "
         "| late starts | errors "
-        "| CPU s: load / server / Redis | load avg |"
+        "| CPU s: load / server / Redis | load avg | writes, tile cache |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- " * 14 + "|")
     for r in results:
         print(
             f"| {r.path} | {r.rate:,}/s | {r.requests:,} | {r.p50_ms:.3f} ms | {r.p99_ms:.3f} ms"
@@ -747,7 +876,7 @@ def main() -> None:
             f"{'-' if r.server_p99_ms is None else f'<= {r.server_p99_ms:g} ms'} | "
             f"{r.late_starts:.1%} | {r.errors} | "
             f"{r.load_cpu_s:.1f} / {r.server_cpu_s:.1f} / {r.redis_cpu_s:.1f} | "
-            f"{r.load_average:.2f} |"
+            f"{r.load_average:.2f} | {_live(r).strip() or '-'} |"
         )
     _verdicts(results)
     if args.json:

@@ -894,6 +894,13 @@ def features_get(view_name: str, key: str, version: int | None, as_of: str | Non
     help="On SIGTERM, answer /readyz 503 this long before closing the listener.",
 )
 @click.option("--grace-seconds", type=click.FloatRange(0), default=10.0, show_default=True)
+@click.option(
+    "--cpuprofile",
+    type=click.Path(dir_okay=False),
+    default=None,
+    hidden=True,
+    help="Diagnostics: write the Go server's CPU profile here until it shuts down.",
+)
 def serve(
     host: str,
     port: int,
@@ -904,6 +911,7 @@ def serve(
     access_log: bool,
     drain_seconds: float,
     grace_seconds: float,
+    cpuprofile: str | None,
 ) -> None:
     """Serve model and view feature vectors from the online store over HTTP.
 
@@ -956,6 +964,7 @@ def serve(
         f"-access-log={str(access_log).lower()}",
         f"-drain={drain_seconds}s",
         f"-grace={grace_seconds}s",
+        *([f"-cpuprofile={cpuprofile}"] if cpuprofile else []),
     ]
     # exec: the server gets the container's signals (SIGTERM: drain, then shut down) directly.
     os.execv(args[0], args)
