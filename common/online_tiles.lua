@@ -125,20 +125,39 @@ for c, letters in ipairs(parts) do
       out[#out + 1] = num(mean) .. ',' .. num(m2)
       j = j + 2
     elseif letter == 'd' then
-      local texts = {}
-      local seen = {}
-      for _, d in ipairs(prior[j] or {}) do
-        local text = value(d)
-        seen[text] = true
-        texts[#texts + 1] = text
-      end
-      if present then
-        local text = value(v)
-        if not seen[text] then
-          texts[#texts + 1] = text
+      local list = prior[j] or {}
+      local text
+      if type(v) == 'string' or type(v) == 'boolean' then
+        -- Strings and booleans compare exactly with == and encode as they are stored: the list
+        -- is encoded in one call, not a value at a time (a busy tile's list is its dearest part).
+        local seen = false
+        for _, d in ipairs(list) do
+          if d == v then
+            seen = true
+            break
+          end
         end
+        if not seen then
+          list[#list + 1] = v
+        end
+        text = cjson.encode(list)
+      else
+        local texts = {}
+        local seen = {}
+        for _, d in ipairs(list) do
+          local t = value(d)
+          seen[t] = true
+          texts[#texts + 1] = t
+        end
+        if present then
+          local t = value(v)
+          if not seen[t] then
+            texts[#texts + 1] = t
+          end
+        end
+        text = '[' .. table.concat(texts, ',') .. ']'
       end
-      out[#out + 1] = '[' .. table.concat(texts, ',') .. ']'
+      out[#out + 1] = text
       j = j + 1
     else
       return redis.error_reply('online_tiles: unknown part ' .. letter)
@@ -148,13 +167,29 @@ for c, letters in ipairs(parts) do
 end
 local text = '[' .. num(count + 1) .. (#columns > 0 and ',' or '') .. table.concat(columns, ',') .. ']'
 
-if not stored then
+if not stored and newest[1] then
   -- A new tile: the newest event moved, so tiles may have left every window a read can ask for.
-  local horizon = time - tonumber(ARGV[3])
-  for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
-    local s = tonumber(field)
-    if s and s < horizon then
-      redis.call('HDEL', KEYS[1], field)
+  -- Every earlier tile opening trimmed below its own horizon, and the previous newest event's
+  -- tile opened at or after that tile's start, so only tiles from (that start - keep) on can be
+  -- left: delete those below the new horizon by name, or scan the hash when a long gap makes
+  -- that more names than the hash has fields.
+  local keep = tonumber(ARGV[3])
+  local horizon = time - keep
+  local from = math.floor((math.floor(tonumber(newest[1]) / tile) * tile - keep) / tile) * tile
+  if (horizon - from) / tile <= redis.call('HLEN', KEYS[1]) then
+    local names = {}
+    for s = from, horizon - 1, tile do
+      names[#names + 1] = string.format('%.0f', s)
+    end
+    if #names > 0 then
+      redis.call('HDEL', KEYS[1], unpack(names))
+    end
+  else
+    for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+      local s = tonumber(field)
+      if s and s < horizon then
+        redis.call('HDEL', KEYS[1], field)
+      end
     end
   end
 end
