@@ -241,11 +241,15 @@ def populate(store: OnlineStore, event_time_ms: int) -> None:
         )
 
 
-def populate_logs(store: OnlineStore, now_ms: int) -> None:
+def populate_logs(store: OnlineStore, client: redis.Redis, now_ms: int) -> None:
     """Event logs of the same cards, written by the jobs' script: members shaped like theirs
     (payment ids, amounts, merchant and country)."""
     rng = random.Random(2)
     keep_ms = read_time_spec(PAYMENT_CARD)["keep_ms"]
+    # From empty logs: an earlier run's --writes would leave more events per card than these.
+    client.delete(
+        *(events_key(PAYMENT_CARD.name, PAYMENT_CARD.version, _card(n)) for n in range(CARDS))
+    )
     for n in range(CARDS):
         for e in range(rng.randint(*CARD_EVENTS)):
             store.write_event(
@@ -781,8 +785,8 @@ def main() -> None:
     now_ms = int(time.time() * 1000)
     populate(store, now_ms)
     print("populating the cards' event logs", flush=True)
-    populate_logs(store, now_ms)
     client = redis.Redis.from_url(config.redis_url, decode_responses=True)
+    populate_logs(store, client, now_ms)
     print(
         f"populating the merchants' tiles ({args.merchant_events[0]}-{args.merchant_events[1]} "
         "payments in the last hour each)",
