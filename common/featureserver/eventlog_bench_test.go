@@ -28,16 +28,19 @@ func benchMembers(n int) []redis.Z {
 }
 
 func benchMerchantView(b *testing.B) *readTime {
+	return benchMerchant(b, ReadTimeSpec{EventsPrefix: "fse:payment_merchant:v1:", KeepMs: 3_600_000, MarginMs: 60_000})
+}
+
+// benchMerchant compiles payment_merchant's aggregates over where (a log or tiles).
+func benchMerchant(b *testing.B, where ReadTimeSpec) *readTime {
 	h := ptr(int64(3_600_000))
-	rt, err := compileReadTime(ReadTimeSpec{
-		EventsPrefix: "fse:payment_merchant:v1:", KeepMs: 3_600_000, MarginMs: 60_000,
-		Inputs: []LogInputSpec{{"amount_usd_cents", "BIGINT"}, {"card_id", "STRING"}},
-		Aggregates: []AggregateSpec{
-			{Name: "merchant_txn_count_1h", Function: "count", WindowMs: h, Kind: "BIGINT"},
-			{Name: "merchant_amount_usd_sum_1h", Function: "sum", Input: ptr(0), WindowMs: h, Kind: "BIGINT"},
-			{Name: "merchant_distinct_cards_1h", Function: "distinct_count", Input: ptr(1), WindowMs: h, Kind: "BIGINT"},
-		},
-	})
+	where.Inputs = []LogInputSpec{{"amount_usd_cents", "BIGINT"}, {"card_id", "STRING"}}
+	where.Aggregates = []AggregateSpec{
+		{Name: "merchant_txn_count_1h", Function: "count", WindowMs: h, Kind: "BIGINT"},
+		{Name: "merchant_amount_usd_sum_1h", Function: "sum", Input: ptr(0), WindowMs: h, Kind: "BIGINT"},
+		{Name: "merchant_distinct_cards_1h", Function: "distinct_count", Input: ptr(1), WindowMs: h, Kind: "BIGINT"},
+	}
+	rt, err := compileReadTime(where)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -85,19 +88,10 @@ func BenchmarkLookupMerchant(b *testing.B) {
 // benchMerchantTiles is a merchant's tile hash as online_tiles.lua writes it: 150 payments in
 // the last hour in one-minute tiles, amount parts "ns", card_id parts "d".
 func benchMerchantTiles(b *testing.B) (*readTime, map[string]string) {
-	h := ptr(int64(3_600_000))
-	rt, err := compileReadTime(ReadTimeSpec{
+	rt := benchMerchant(b, ReadTimeSpec{
 		Tiles:  &TilesSpec{Prefix: "fst:payment_merchant:v1:", TileMs: 60_000, Parts: []string{"ns", "d"}},
-		Inputs: []LogInputSpec{{"amount_usd_cents", "BIGINT"}, {"card_id", "STRING"}},
-		Aggregates: []AggregateSpec{
-			{Name: "merchant_txn_count_1h", Function: "count", WindowMs: h, Kind: "BIGINT"},
-			{Name: "merchant_amount_usd_sum_1h", Function: "sum", Input: ptr(0), WindowMs: h, Kind: "BIGINT"},
-			{Name: "merchant_distinct_cards_1h", Function: "distinct_count", Input: ptr(1), WindowMs: h, Kind: "BIGINT"},
-		},
+		KeepMs: 3_660_000,
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
 	fields := map[string]string{}
 	members := benchMembers(150)
 	for i := 0; i < 150; i += 3 {
