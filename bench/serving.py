@@ -66,7 +66,12 @@ import psutil
 import redis
 
 from common.config import load_stack_config
-from common.features.read_time import keep_ms, log_ttl_ms, read_time_spec, tiles_prefix
+from common.features.read_time import (
+    keep_ms,
+    read_time_spec,
+    tiles_prefix,
+    tiles_script_args,
+)
 from common.local import stack, tools
 from common.models.server import DEFAULT_HOST
 from common.models.serving import model_vector
@@ -154,9 +159,7 @@ def _write_live(redis_url: str, rate: int, stop: Any, written: Any) -> None:
     vector = client.register_script(WRITE_SCRIPT.read_text(encoding="utf-8"))
     log = client.register_script(EVENTS_SCRIPT.read_text(encoding="utf-8"))
     tiles = client.register_script(TILES_SCRIPT.read_text(encoding="utf-8"))
-    spec = read_time_spec(PAYMENT_MERCHANT)["tiles"]
-    tile_args = (keep_ms(PAYMENT_MERCHANT), log_ttl_ms(PAYMENT_MERCHANT), spec["tile_ms"])
-    parts = ",".join(spec["parts"])
+    tile_args = tiles_script_args(PAYMENT_MERCHANT)
     card_keep = keep_ms(PAYMENT_CARD)
     began = time.monotonic()
     sent = 0
@@ -190,7 +193,7 @@ def _write_live(redis_url: str, rate: int, stop: Any, written: Any) -> None:
             )
             tiles(
                 keys=[tiles_prefix(PAYMENT_MERCHANT) + merchant],
-                args=[at, merchant_member, *tile_args, parts],
+                args=[at, merchant_member, *tile_args],
                 client=pipeline,
             )
             sent += 1
@@ -269,11 +272,8 @@ def populate_tiles(client: redis.Redis, now_ms: int, events: tuple[int, int]) ->
     the window function releases them; pipelined. Returns the events folded. The hashes
     expire with the sink's TTL (61 min after their last write), longer than a run."""
     rng = random.Random(3)
-    spec = read_time_spec(PAYMENT_MERCHANT)
-    tiles = spec["tiles"]
     sha = str(client.script_load(TILES_SCRIPT.read_text(encoding="utf-8")))
-    keep, ttl = keep_ms(PAYMENT_MERCHANT), log_ttl_ms(PAYMENT_MERCHANT)
-    parts = ",".join(tiles["parts"])
+    tile_args = tiles_script_args(PAYMENT_MERCHANT)
     folded = 0
     pipeline = client.pipeline(transaction=False)
     # From empty tiles: an earlier run's newer events would make the script skip these.
@@ -291,8 +291,7 @@ def populate_tiles(client: redis.Redis, now_ms: int, events: tuple[int, int]) ->
             values = input_values(PAYMENT_MERCHANT, record)
             member = json.dumps([payment_id, *values], separators=(",", ":"))
             key = tiles_prefix(PAYMENT_MERCHANT) + _merchant(n)
-            args = (str(at), member, str(keep), str(ttl), str(tiles["tile_ms"]), parts)
-            pipeline.evalsha(sha, 1, key, *args)
+            pipeline.evalsha(sha, 1, key, at, member, *tile_args)
         if len(pipeline) >= 2_000:
             folded += int(sum(pipeline.execute()))
     folded += int(sum(pipeline.execute()))

@@ -31,7 +31,7 @@ from pathlib import Path
 import redis
 
 from bench.tile_error import start_redis
-from common.features.read_time import keep_ms, log_ttl_ms, read_time_spec, tiles_prefix
+from common.features.read_time import keep_ms, tiles_prefix, tiles_script_args
 from common.online_store import EVENTS_SCRIPT, WRITE_SCRIPT, events_key, redis_key
 from jobs.payment_features.features import PAYMENT_CARD, PAYMENT_MERCHANT
 from tests.read_times import input_values
@@ -78,10 +78,8 @@ def _logs(keys: int, rng: random.Random) -> Iterator[Call]:
 
 def _tiles(per_tile: int) -> Callable[[int, random.Random], Iterator[Call]]:
     def calls(keys: int, rng: random.Random) -> Iterator[Call]:
-        spec = read_time_spec(PAYMENT_MERCHANT)["tiles"]
-        parts = ",".join(spec["parts"])
-        keep, ttl = keep_ms(PAYMENT_MERCHANT), log_ttl_ms(PAYMENT_MERCHANT)
-        step = spec["tile_ms"] // per_tile
+        tile_args = tiles_script_args(PAYMENT_MERCHANT)
+        step = tile_args[2] // per_tile
         for i in range(max(60, per_tile * 2)):
             for k in range(keys):
                 record = {"amount_usd_cents": rng.randint(100, 50_000), "card_id": f"tok{i:07x}"}
@@ -90,7 +88,7 @@ def _tiles(per_tile: int) -> Callable[[int, random.Random], Iterator[Call]]:
                     separators=(",", ":"),
                 )
                 key = tiles_prefix(PAYMENT_MERCHANT) + f"mer{k}"
-                yield key, [T0 + i * step, member, keep, ttl, spec["tile_ms"], parts]
+                yield key, [T0 + i * step, member, *tile_args]
 
     return calls
 

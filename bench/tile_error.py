@@ -65,6 +65,7 @@ from common.features.read_time import (
     log_ttl_ms,
     read_time_spec,
     tiles_prefix,
+    tiles_script_args,
 )
 from common.local.parts import redis_server
 from jobs.payment_features.features import PAYMENT_MERCHANT
@@ -188,12 +189,10 @@ def write_and_read(
     (``during``) and after (``at``, ``after``)."""
     rng = random.Random(seed)
     client.flushdb()
-    spec = read_time_spec(VIEW)
     tiles_sha = str(client.script_load(TILES_SCRIPT.read_text(encoding="utf-8")))
     events_sha = str(client.script_load(EVENTS_SCRIPT.read_text(encoding="utf-8")))
-    tile: int = spec["tiles"]["tile_ms"]
-    parts = ",".join(spec["tiles"]["parts"])
-    keep_tiles, ttl = str(keep_ms(VIEW)), str(log_ttl_ms(VIEW))
+    tile_args = tiles_script_args(VIEW)
+    tile, ttl = tile_args[2], tile_args[1]
     keep_log = str(keep_ms(EXACT))
     tprefix, eprefix = tiles_prefix(VIEW), events_prefix(EXACT)
     ordered = sorted(records, key=lambda r: (r["event_time"], r["payment_id"]))
@@ -238,9 +237,7 @@ def write_and_read(
         values = input_values(VIEW, record)
         member = json.dumps([record["payment_id"], *values], separators=(",", ":"))
         when = str(t)
-        pipeline.evalsha(
-            tiles_sha, 1, tprefix + key, when, member, keep_tiles, ttl, str(tile), parts
-        )
+        pipeline.evalsha(tiles_sha, 1, tprefix + key, when, member, *tile_args)
         pipeline.evalsha(events_sha, 1, eprefix + key, when, member, keep_log, ttl)
         newest[key] = t
         if len(pipeline) >= PIPELINE:

@@ -80,6 +80,13 @@ def log_ttl_ms(view: FeatureView) -> int:
     return keep_ms(view)
 
 
+def tiles_script_args(view: FeatureView) -> tuple[int, int, int, str]:
+    """``ARGV[3..6]`` of ``common/online_tiles.lua`` for a tiled view, as the sink passes them
+    after the event's time and member: keep, TTL, tile length (millis) and the parts."""
+    tiles = read_time_spec(view)["tiles"]
+    return keep_ms(view), log_ttl_ms(view), tiles["tile_ms"], ",".join(tiles["parts"])
+
+
 def read_time_spec(view: FeatureView) -> dict[str, Any]:
     """What a reader needs to evaluate ``view`` at a read time (the serving plan's
     ``read_time``).

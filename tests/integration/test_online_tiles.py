@@ -35,8 +35,8 @@ from common.features.read_time import (
     LoggedEvent,
     evaluate_tiles,
     keep_ms,
-    log_ttl_ms,
     read_time_spec,
+    tiles_script_args,
 )
 from jobs.payment_features.features import PAYMENTS
 from tests.feature_reference import reference_at
@@ -82,8 +82,6 @@ def _write(
     """Every record through the script in release order ((time, id) per key), each batch
     followed by its last ``replayed`` again (a job restarted from a checkpoint writes them
     twice)."""
-    spec = read_time_spec(view)
-    tiles = spec["tiles"]
     script = client.register_script(SCRIPT.read_text())
     source = view.source
     ordered = sorted(records, key=lambda r: (r[source.event_time], r[source.id_column]))
@@ -97,14 +95,7 @@ def _write(
             )
             script(
                 keys=[prefix + record[view.entity.key]],
-                args=[
-                    record[source.event_time],
-                    member,
-                    keep_ms(view),
-                    log_ttl_ms(view),
-                    tiles["tile_ms"],
-                    ",".join(tiles["parts"]),
-                ],
+                args=[record[source.event_time], member, *tiles_script_args(view)],
                 client=pipeline,
             )
         results += pipeline.execute()
