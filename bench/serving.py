@@ -614,13 +614,9 @@ def run_vegeta(
 
 def _tile_cache(port: int) -> tuple[float, float, float]:
     """The feature server's tiled reads so far: (hits, updates, misses) of its tile cache."""
-    connection = HTTPConnection(DEFAULT_HOST, port, timeout=5)
-    connection.request("GET", "/metrics")
     found = {"hit": 0.0, "update": 0.0, "miss": 0.0}
-    for line in connection.getresponse().read().decode().splitlines():
-        if line.startswith("featureserver_tile_cache_total{"):
-            result = line.split('result="', 1)[1].split('"', 1)[0]
-            found[result] = float(line.rsplit(" ", 1)[1])
+    for line, value in _metric(port, "featureserver_tile_cache_total"):
+        found[_label(line, "result")] = value
     return found["hit"], found["update"], found["miss"]
 
 
@@ -630,17 +626,28 @@ ROUTES = {"http-go": "model", "http-go-stored": "model", "batch-go": "model_batc
 
 def _server_histogram(port: int, route: str) -> dict[float, float]:
     """Cumulative counts by upper bound of the feature server's duration histogram."""
+    counts: dict[float, float] = {}
+    for line, value in _metric(port, "featureserver_request_duration_seconds_bucket"):
+        if f'route="{route}"' in line and 'code="200"' in line:
+            bound = float(_label(line, "le"))
+            counts[bound] = counts.get(bound, 0.0) + value
+    return counts
+
+
+def _metric(port: int, name: str) -> list[tuple[str, float]]:
+    """Every sample of metric ``name`` on the feature server's ``/metrics``: (line, value)."""
     connection = HTTPConnection(DEFAULT_HOST, port, timeout=5)
     connection.request("GET", "/metrics")
-    text = connection.getresponse().read().decode()
-    counts: dict[float, float] = {}
-    for line in text.splitlines():
-        if line.startswith("featureserver_request_duration_seconds_bucket{") and (
-            f'route="{route}"' in line and 'code="200"' in line
-        ):
-            bound = line.split('le="', 1)[1].split('"', 1)[0]
-            counts[float(bound)] = counts.get(float(bound), 0.0) + float(line.rsplit(" ", 1)[1])
-    return counts
+    return [
+        (line, float(line.rsplit(" ", 1)[1]))
+        for line in connection.getresponse().read().decode().splitlines()
+        if line.startswith(name + "{")
+    ]
+
+
+def _label(line: str, name: str) -> str:
+    """The value of label ``name`` on a sample line."""
+    return line.split(f'{name}="', 1)[1].split('"', 1)[0]
 
 
 def _histogram_p99_ms(before: dict[float, float], after: dict[float, float]) -> float | None:
