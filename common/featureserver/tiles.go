@@ -164,12 +164,15 @@ func decodeNewest(ms, member string, inputs []kind) (event, error) {
 }
 
 // tileStart is the start of the tile holding ms.
-func (ts *tiling) tileStart(ms int64) int64 {
-	q := ms / ts.tileMs
-	if ms%ts.tileMs != 0 && ms < 0 { // floor, not Go's truncation
+func (ts *tiling) tileStart(ms int64) int64 { return floorTo(ms, ts.tileMs) }
+
+// floorTo is the largest multiple of step at or below x (Go's / truncates toward zero).
+func floorTo(x, step int64) int64 {
+	q := x / step
+	if x%step != 0 && x < 0 {
 		q--
 	}
-	return q * ts.tileMs
+	return q * step
 }
 
 // updated is h with its newest event now (ms, member) and the tiles starting at each of starts
@@ -347,7 +350,7 @@ func (rt *readTime) evaluateTiles(h tileHash, t int64) reading {
 // windowStart is the first tile start a window w folds at t: T - w rounded to the nearest tile
 // boundary (halves up), so a window is at most half a tile off at its old end, unbiased.
 func windowStart(t, w, tileMs int64) int64 {
-	return (&tiling{tileMs: tileMs}).tileStart(t - w + tileMs/2)
+	return floorTo(t-w+tileMs/2, tileMs)
 }
 
 // foldOnce is fold of the i-th aggregate, from folded when the window covers the same tiles as
